@@ -1,0 +1,4 @@
+export * from "./model";
+export * from "./connection";
+export * from "./script";
+export * from "./step";

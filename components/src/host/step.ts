@@ -1,0 +1,56 @@
+import * as pulumi from "@pulumi/pulumi";
+import * as command from "@pulumi/command";
+import { encodeSecretStdin, renderHostScript } from "./script";
+
+/** What one host step does: plain rendered text in, one `remote.Command` out. */
+export interface RemoteStepArgs {
+    /** Logical host name (for messages and the script's log prefix). */
+    readonly host: string;
+    /** Step name, e.g. `wg-install`. */
+    readonly step: string;
+    /** The SSH connection (from `connectionFor`). */
+    readonly connection: pulumi.Input<command.types.input.remote.ConnectionArgs>;
+    /** Bash body run on create and on every change of the inputs (scripts are idempotent). */
+    readonly create: string;
+    /** Bash body that undoes the step when the resource is deleted. */
+    readonly delete?: string;
+    /** Secrets the scripts read from stdin (never argv, never the log). */
+    readonly secrets?: Record<string, pulumi.Input<string>>;
+    /** Values whose change must replace the step (run delete, then create) instead of updating it. */
+    readonly triggers?: pulumi.Input<unknown>[];
+    /**
+     * The step's stdout carries a secret (e.g. a kubeconfig): no logging, and stdout is stored as a secret.
+     * @default false
+     */
+    readonly secretStdout?: boolean;
+}
+
+/**
+ * Creates one host step. `update` is the same script as `create`, so a changed script is applied in place
+ * (no delete/recreate, e.g. no interface restart). Only `triggers` force a replacement.
+ */
+export function remoteStep(name: string, args: RemoteStepArgs, opts: pulumi.CustomResourceOptions): command.remote.Command {
+    const secretNames = Object.keys(args.secrets ?? {});
+    const create = renderHostScript({ host: args.host, step: args.step, body: args.create, readsSecrets: secretNames.length > 0 });
+    const del = args.delete !== undefined ? renderHostScript({ host: args.host, step: `${args.step}-delete`, body: args.delete }) : undefined;
+    const stdin =
+        secretNames.length > 0
+            ? pulumi.secret(pulumi.all(args.secrets ?? {}).apply((values) => encodeSecretStdin(values as Record<string, string>)))
+            : undefined;
+    return new command.remote.Command(
+        name,
+        {
+            connection: args.connection,
+            create: create.command,
+            update: create.command,
+            ...(del !== undefined ? { delete: del.command } : {}),
+            ...(stdin !== undefined ? { stdin } : {}),
+            ...(args.triggers !== undefined ? { triggers: args.triggers } : {}),
+            logging: args.secretStdout ? command.types.enums.remote.Logging.None : command.types.enums.remote.Logging.StdoutAndStderr,
+        },
+        {
+            ...opts,
+            additionalSecretOutputs: [...(opts.additionalSecretOutputs ?? []), ...(args.secretStdout ? ["stdout"] : [])],
+        },
+    );
+}

@@ -1,0 +1,2 @@
+export * from "./util/errors";
+export * from "./host";

@@ -1,0 +1,58 @@
+/**
+ * An error in what the user asked for. The message always names the config path, shows the value that
+ * was received and says how to fix it, so it can be shown as-is by `pulumi up`.
+ */
+export class HybridInfraConfigError extends Error {
+    constructor(
+        public readonly path: string,
+        public readonly problem: string,
+        public readonly fix: string,
+    ) {
+        super(`${path}: ${problem}. Fix: ${fix}`);
+        this.name = "HybridInfraConfigError";
+    }
+}
+
+/** Shows a received value in an error message without ever echoing long or multi-line text. */
+export function showValue(value: unknown): string {
+    if (value === undefined) return "nothing (the key is missing)";
+    if (typeof value === "string") {
+        const oneLine = value.length > 60 || value.includes("\n") ? `${value.slice(0, 24).split("\n")[0]}…` : value;
+        return JSON.stringify(oneLine);
+    }
+    try {
+        const text = JSON.stringify(value);
+        return text.length > 80 ? `${text.slice(0, 77)}…` : text;
+    } catch {
+        return String(value);
+    }
+}
+
+/** Levenshtein distance, used to suggest the nearest known key for a typo. */
+export function editDistance(a: string, b: string): number {
+    const prev = Array.from({ length: b.length + 1 }, (_, i) => i);
+    for (let i = 1; i <= a.length; i++) {
+        let diag = prev[0];
+        prev[0] = i;
+        for (let j = 1; j <= b.length; j++) {
+            const tmp = prev[j];
+            prev[j] = Math.min(prev[j] + 1, prev[j - 1] + 1, diag + (a[i - 1] === b[j - 1] ? 0 : 1));
+            diag = tmp;
+        }
+    }
+    return prev[b.length];
+}
+
+/** The closest candidate to `word`, if one is close enough to be a plausible typo. */
+export function nearest(word: string, candidates: readonly string[]): string | undefined {
+    let best: string | undefined;
+    let bestDistance = Infinity;
+    for (const c of candidates) {
+        const d = editDistance(word.toLowerCase(), c.toLowerCase());
+        if (d < bestDistance) {
+            best = c;
+            bestDistance = d;
+        }
+    }
+    return best !== undefined && bestDistance <= Math.max(2, Math.floor(word.length / 3)) ? best : undefined;
+}

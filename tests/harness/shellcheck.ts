@@ -1,0 +1,46 @@
+import { spawnSync } from "node:child_process";
+import type { HostScript } from "../../components/src/host/script";
+
+export interface ShellcheckResult {
+    readonly ok: boolean;
+    readonly output: string;
+}
+
+/** Runs the real shellcheck on a script. Missing shellcheck is an error, never a pass. */
+export function shellcheck(script: string, shell: "bash" | "sh" = "bash"): ShellcheckResult {
+    const res = spawnSync("shellcheck", ["-s", shell, "-f", "gcc", "-"], { input: script, encoding: "utf8" });
+    if (res.error) {
+        throw new Error(`shellcheck could not run (${res.error.message}); install it: apt-get install -y shellcheck`);
+    }
+    return { ok: res.status === 0, output: `${res.stdout}${res.stderr}` };
+}
+
+/** Fails with shellcheck's findings (and line numbers) when a script has any. */
+export function assertShellcheck(script: string, label: string, shell: "bash" | "sh" = "bash"): void {
+    const { ok, output } = shellcheck(script, shell);
+    if (!ok) {
+        const lines = script.split("\n");
+        const context = output
+            .split("\n")
+            .filter((l) => l.trim() !== "")
+            .map((l) => {
+                const m = /^-:(\d+):/.exec(l);
+                return m ? `${l}\n    > ${lines[Number(m[1]) - 1]}` : l;
+            })
+            .join("\n");
+        throw new Error(`shellcheck failed for ${label}:\n${context}`);
+    }
+}
+
+/** Checks both halves of a rendered host script: the sh wrapper and the bash program. */
+export function assertHostScript(s: HostScript, label: string): void {
+    assertShellcheck(s.script, `${label} (bash program)`, "bash");
+    assertShellcheck(s.command, `${label} (sh wrapper)`, "sh");
+}
+
+/** The bash program inside a `remote.Command` create/delete text (the wrapper's heredoc). */
+export function extractProgram(commandText: string): string {
+    const m = /cat >"\$HI_SCRIPT" <<'([A-Z_0-9]+)'\n([\s\S]*?)\n\1\n/.exec(commandText);
+    if (!m) throw new Error("not a hybridinfra host command");
+    return m[2];
+}
