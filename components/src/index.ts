@@ -1,2 +1,3 @@
 export * from "./util/errors";
 export * from "./host";
+export * from "./util/internals";
