@@ -1,0 +1,224 @@
+/**
+ * The typed stack config: one structured object `hybrid-infra:cluster` plus secrets set with
+ * `pulumi config set --secret`. Validated with zod; every error names the exact config path
+ * (`hosts[2].ssh.port`), shows the value received and says the fix. Unknown keys are rejected, and a typo
+ * gets the nearest known key as a suggestion.
+ */
+import { z } from "zod";
+import { nearest, showValue } from "@hybridinfra/components";
+
+const label = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
+const ipv4 = /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/;
+const cidr = /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}\/([0-9]|[12]\d|3[0-2])$/;
+const hostname = /^(?=.{1,253}$)(\*\.)?([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$/;
+const address = /^[A-Za-z0-9.-]+$/;
+
+const Role = z.enum(["hub", "server", "agent", "ingress"]);
+
+const Ssh = z.strictObject({
+    host: z.string().min(1).regex(address),
+    port: z.number().int().min(1).max(65535).optional(),
+    user: z.string().min(1).optional(),
+    hostKey: z.string().min(1).optional(),
+    jumpHost: z.string().min(1).optional(),
+    /** Name of another secret config key that holds this host's private key (default: sshPrivateKey). */
+    privateKeyConfig: z.string().min(1).optional(),
+});
+
+const Host = z.strictObject({
+    name: z.string().regex(label),
+    ssh: Ssh,
+    location: z.string().regex(label),
+    publicEndpoint: z.string().regex(address).optional(),
+    roles: z.array(Role).min(1),
+    lan: z.array(z.string().regex(cidr)).optional(),
+    labels: z.record(z.string(), z.string()).optional(),
+    taints: z.array(z.string().regex(/^[A-Za-z0-9./_-]+(=[A-Za-z0-9._-]*)?:(NoSchedule|PreferNoSchedule|NoExecute)$/)).optional(),
+    overlayAddress: z.string().regex(ipv4).optional(),
+    mtu: z.number().int().optional(),
+    gateway: z.boolean().optional(),
+});
+
+const Overlay = z.strictObject({
+    kind: z.enum(["wireguard", "tailscale"]).optional(),
+    topology: z.enum(["hub", "mesh", "locations"]).optional(),
+    cidr: z.string().regex(cidr).optional(),
+    listenPort: z.number().int().min(1).max(65535).optional(),
+    interfaceName: z.string().regex(/^[a-zA-Z0-9_=+.-]{1,15}$/).optional(),
+    keepalive: z.number().int().min(0).max(65535).optional(),
+    presharedKeys: z.boolean().optional(),
+    mtu: z.number().int().optional(),
+    loginServer: z.string().min(1).optional(),
+    acceptRoutes: z.boolean().optional(),
+});
+
+const K3s = z.strictObject({
+    version: z.string().min(1).optional(),
+    channel: z.string().regex(/^[a-z0-9.-]+$/).optional(),
+    mirrorUrl: z.string().url().optional(),
+    airgap: z.strictObject({ binaryPath: z.string().min(1), imagesPath: z.string().min(1) }).optional(),
+    datastore: z.enum(["sqlite", "etcd", "external"]).optional(),
+    allowEtcdAcrossLocations: z.boolean().optional(),
+    failoverProfile: z.enum(["default", "lossy-link", "fast"]).optional(),
+    disable: z.array(z.string().min(1)).optional(),
+    kubeletArgs: z.array(z.string().min(1)).optional(),
+    kubeControllerManagerArgs: z.array(z.string().min(1)).optional(),
+    kubeApiServerArgs: z.array(z.string().min(1)).optional(),
+    secretsEncryption: z.boolean().optional(),
+    kubeconfigEndpoint: z.string().regex(address).optional(),
+    clusterCidr: z.string().regex(cidr).optional(),
+    serviceCidr: z.string().regex(cidr).optional(),
+});
+
+const Ingress = z.strictObject({
+    mode: z.enum(["traefik", "cloudflare-tunnel", "cloud-forward"]).optional(),
+    tls: z.enum(["none", "private-ca", "existing-secret", "cloudflare-origin-ca"]).optional(),
+    tlsSecretName: z.string().min(1).optional(),
+    forwardHost: z.string().regex(label).optional(),
+    cloudflare: z
+        .strictObject({
+            accountId: z.string().regex(/^[0-9a-f]{32}$/),
+            zoneId: z.string().regex(/^[0-9a-f]{32}$/),
+            tunnelName: z.string().min(1).optional(),
+        })
+        .optional(),
+    traefikDashboard: z.boolean().optional(),
+    certManager: z.boolean().optional(),
+});
+
+const Probe = z.strictObject({
+    path: z.string().startsWith("/"),
+    port: z.number().int().min(1).max(65535),
+    initialDelaySeconds: z.number().int().min(0).optional(),
+    periodSeconds: z.number().int().min(1).optional(),
+});
+
+const App = z.strictObject({
+    name: z.string().regex(label),
+    image: z.string().min(1).regex(/^\S+$/),
+    namespace: z.string().regex(label).optional(),
+    replicas: z.number().int().min(1).optional(),
+    ports: z.array(z.strictObject({ name: z.string().regex(label).optional(), containerPort: z.number().int().min(1).max(65535), servicePort: z.number().int().min(1).max(65535).optional() })).min(1),
+    hostnames: z.array(z.string().regex(hostname)).min(1),
+    paths: z.array(z.string().startsWith("/")).optional(),
+    env: z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/), z.string()).optional(),
+    /** Env vars whose values are secret config keys (`pulumi config set --secret <key>`). */
+    secretEnv: z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/), z.string().min(1)).optional(),
+    resources: z
+        .strictObject({ cpuRequest: z.string().optional(), memoryRequest: z.string().optional(), cpuLimit: z.string().optional(), memoryLimit: z.string().optional() })
+        .optional(),
+    livenessProbe: Probe.optional(),
+    readinessProbe: Probe.optional(),
+    placement: z
+        .strictObject({ locations: z.array(z.string().regex(label)).optional(), arch: z.enum(["amd64", "arm64", "arm"]).optional(), labels: z.record(z.string(), z.string()).optional() })
+        .optional(),
+    spreadAcrossLocations: z.boolean().optional(),
+});
+
+export const ClusterConfigSchema = z.strictObject({
+    hosts: z.array(Host).min(1),
+    overlay: Overlay.optional(),
+    k3s: K3s.optional(),
+    ingress: Ingress.optional(),
+    apps: z.array(App).optional(),
+});
+
+export type ClusterConfig = z.infer<typeof ClusterConfigSchema>;
+
+/** A config error with the exact path; thrown before any resource is registered. */
+export class ConfigValidationError extends Error {
+    constructor(public readonly problems: readonly string[]) {
+        super(`invalid stack config hybrid-infra:cluster:\n  - ${problems.join("\n  - ")}`);
+        this.name = "ConfigValidationError";
+    }
+}
+
+type Path = readonly PropertyKey[];
+
+export function formatPath(path: Path): string {
+    let out = "";
+    for (const p of path) out += typeof p === "number" ? `[${p}]` : `${out === "" ? "" : "."}${String(p)}`;
+    return out === "" ? "(top level)" : out;
+}
+
+function valueAt(root: unknown, path: Path): unknown {
+    let v: any = root;
+    for (const p of path) {
+        if (v === null || typeof v !== "object") return undefined;
+        v = v[p as any];
+    }
+    return v;
+}
+
+/** The zod object schema at a config path (through optionals and arrays), to list its known keys. */
+function keysAt(path: Path): string[] {
+    let s: any = ClusterConfigSchema;
+    const unwrap = () => {
+        while (s && (s.def?.type === "optional" || s.def?.type === "nullable" || s.def?.type === "default")) s = s.def.innerType;
+    };
+    for (const p of path) {
+        unwrap();
+        if (typeof p === "number") s = s?.def?.type === "array" ? s.def.element : undefined;
+        else s = s?.shape?.[p as string];
+        if (!s) return [];
+    }
+    unwrap();
+    return s?.shape ? Object.keys(s.shape) : [];
+}
+
+const FIXES: Record<string, string> = {
+    "ssh.host": "set the SSH address (IP or DNS name) of the machine",
+    "ssh.port": "use the port sshd listens on, an integer from 1 to 65535 (22 by default)",
+    name: "use a lowercase DNS label such as `cloud-tokyo` or `home-pc`",
+    location: "use a lowercase site name such as `tokyo` or `home`",
+    roles: "give each host one or more of: hub, server, agent, ingress",
+    lan: "write each LAN as an IPv4 CIDR, e.g. `192.168.50.0/24`",
+    cidr: "write it as an IPv4 CIDR, e.g. `10.100.0.0/24`",
+    taints: "write taints as `key=value:Effect` with Effect NoSchedule, PreferNoSchedule or NoExecute",
+    hostnames: "use fully qualified DNS names such as `app.example.com`",
+    overlayAddress: "use an IPv4 address inside overlay.cidr, or remove it to let HybridInfra pick one",
+    accountId: "copy the 32-character account ID from the Cloudflare dashboard",
+    zoneId: "copy the 32-character zone ID from the Cloudflare dashboard",
+    replicas: "use 1 or more replicas",
+    containerPort: "use a port from 1 to 65535",
+    servicePort: "use a port from 1 to 65535",
+};
+
+function fixFor(path: Path, issue: z.core.$ZodIssue): string {
+    const keys = path.filter((p) => typeof p === "string") as string[];
+    const lastTwo = keys.slice(-2).join(".");
+    const last = keys[keys.length - 1] ?? "";
+    if (issue.code === "invalid_value" && "values" in issue) return `use one of: ${(issue.values as unknown[]).map(String).join(", ")}`;
+    if (issue.code === "invalid_type" && issue.input === undefined) return `add the required key \`${last}\``;
+    return FIXES[lastTwo] ?? FIXES[last] ?? issue.message.replace(/^Invalid input: /, "");
+}
+
+/** Parses and validates the structured config; throws ConfigValidationError listing every problem. */
+export function parseClusterConfig(raw: unknown): ClusterConfig {
+    const res = ClusterConfigSchema.safeParse(raw);
+    if (res.success) return res.data;
+    const problems: string[] = [];
+    for (const issue of res.error.issues) {
+        if (issue.code === "unrecognized_keys") {
+            const known = keysAt(issue.path);
+            for (const key of issue.keys) {
+                const at = formatPath([...issue.path, key]);
+                const suggestion = nearest(key, known);
+                problems.push(
+                    `${at}: unknown key. Fix: ${suggestion !== undefined ? `did you mean \`${suggestion}\`? ` : ""}known keys here: ${known.join(", ")}`,
+                );
+            }
+            continue;
+        }
+        const at = formatPath(issue.path);
+        const received = valueAt(raw, issue.path);
+        const problem =
+            issue.code === "invalid_type" && received === undefined
+                ? "is required"
+                : issue.code === "invalid_format"
+                  ? `has the wrong format, got ${showValue(received)}`
+                  : `${issue.message.replace(/^Invalid input: /, "")}, got ${showValue(received)}`;
+        problems.push(`${at}: ${problem}. Fix: ${fixFor(issue.path, issue)}`);
+    }
+    throw new ConfigValidationError(problems);
+}
