@@ -1,6 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
 import type * as command from "@pulumi/command";
-import { SshHostArgs, validatePrivateKey } from "./model";
+import { SshHostArgs, SshJumpArgs, validatePrivateKey } from "./model";
 
 type ConnectionArgs = command.types.input.remote.ConnectionArgs;
 
@@ -20,14 +20,16 @@ function checkedKey(name: string, key: pulumi.Input<string>): pulumi.Output<stri
  */
 export function connectionFor(host: SshHostArgs, hostsByName: ReadonlyMap<string, SshHostArgs>): pulumi.Output<ConnectionArgs> {
     let proxy: command.types.input.remote.ProxyConnectionArgs | undefined;
-    if (host.jumpHost !== undefined) {
-        const jump = hostsByName.get(host.jumpHost);
-        if (jump === undefined) throw new Error(`jump host ${host.jumpHost} of ${host.name} is unknown (validateSshHosts was not called)`);
+    const jump: SshJumpArgs | undefined = host.jump ?? (host.jumpHost !== undefined ? hostsByName.get(host.jumpHost) : undefined);
+    if (host.jumpHost !== undefined && jump === undefined) {
+        throw new Error(`jump host ${host.jumpHost} of ${host.name} is unknown (validateSshHosts was not called)`);
+    }
+    if (jump !== undefined) {
         proxy = {
             host: jump.address,
             port: jump.port ?? 22,
             user: jump.user ?? "root",
-            privateKey: checkedKey(jump.name, jump.privateKey),
+            privateKey: checkedKey(host.jumpHost ?? "jump", jump.privateKey),
             ...(jump.hostKey !== undefined ? { hostKey: jump.hostKey } : {}),
         };
     }

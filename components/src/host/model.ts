@@ -30,6 +30,25 @@ export interface SshHostArgs {
      * @default no jump host
      */
     readonly jumpHost?: string;
+    /**
+     * The jump host's connection, when it is not one of the hosts passed alongside (a composition resolves
+     * `jumpHost` names to this so that each component can be given only its own hosts).
+     * @default looked up by `jumpHost` among the hosts passed alongside
+     */
+    readonly jump?: SshJumpArgs;
+}
+
+/** How to reach a jump host. */
+export interface SshJumpArgs {
+    readonly address: string;
+    /** @default 22 */
+    readonly port?: number;
+    /** @default "root" */
+    readonly user?: string;
+    /** Secret. */
+    readonly privateKey: pulumi.Input<string>;
+    /** @default not pinned */
+    readonly hostKey?: string;
 }
 
 const PRIVATE_KEY_RE =
@@ -119,7 +138,7 @@ export function validateSshHosts(hosts: readonly SshHostArgs[], path = "hosts"):
         }
     });
     hosts.forEach((h, i) => {
-        if (h.jumpHost === undefined) return;
+        if (h.jumpHost === undefined || h.jump !== undefined) return;
         const at = `${path}[${i}].ssh.jumpHost`;
         if (!names.has(h.jumpHost)) {
             throw new HybridInfraConfigError(
