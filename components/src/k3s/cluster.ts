@@ -1,0 +1,149 @@
+import * as pulumi from "@pulumi/pulumi";
+import * as command from "@pulumi/command";
+import * as k8s from "@pulumi/kubernetes";
+import * as random from "@pulumi/random";
+import { connectionFor } from "../host/connection";
+import { remoteStep } from "../host/step";
+import { getInternals, setInternals } from "../util/internals";
+import { extractKubeconfig } from "./kubeconfig";
+import { apiUrl, Datastore, K3sClusterArgs, K3sInstallArgs, K3sNodeArgs, NodeRole } from "./model";
+import { K3sAgent, k3sAgentInternals, K3sNodeInternals, K3sServer, k3sServerInternals } from "./node";
+import { K3sPlan, planK3s } from "./plan";
+import { renderKubeconfigScript } from "./scripts";
+
+/** What composition (apps, tunnels, tests) needs from a K3sCluster besides its outputs. */
+export interface K3sClusterInternals {
+    /** Kubernetes provider built from the kubeconfig: use it for everything cluster-side. */
+    readonly provider: k8s.Provider;
+    /** The rewritten kubeconfig (secret). */
+    readonly kubeconfig: pulumi.Output<string>;
+    readonly plan: K3sPlan;
+    /** Host steps per node name, in order (the kubeconfig read is under the first server's name, last). */
+    readonly steps: Record<string, command.remote.Command[]>;
+    readonly firstServer: string;
+    readonly servers: Record<string, K3sServer>;
+    readonly agents: Record<string, K3sAgent>;
+    readonly token: random.RandomPassword;
+    readonly kubeconfigStep: command.remote.Command;
+}
+
+export function k3sClusterInternals(c: K3sCluster): K3sClusterInternals {
+    return getInternals<K3sClusterInternals>(c);
+}
+
+/**
+ * A k3s cluster on an overlay: first server, then joining servers one at a time, then agents in parallel;
+ * kubeconfig read from the first server and a Kubernetes provider built from it.
+ */
+export class K3sCluster extends pulumi.ComponentResource {
+    /** Admin kubeconfig pointing at `apiEndpoint` (secret). */
+    public readonly kubeconfig: pulumi.Output<string>;
+    /** The API URL written into the kubeconfig, e.g. `https://203.0.113.10:6443`. */
+    public readonly apiEndpoint: pulumi.Output<string>;
+    /** Worst-case seconds from a node going silent to its pods being evicted (see `failoverTimings`). */
+    public readonly failoverBoundSeconds: pulumi.Output<number>;
+
+    constructor(name: string, args: K3sClusterArgs, opts?: pulumi.ComponentResourceOptions) {
+        super("hybridinfra:index:K3sCluster", name, {}, opts);
+        const plan = planK3s(args);
+        for (const w of plan.warnings) void pulumi.log.warn(w, this);
+
+        const byName = new Map<string, K3sNodeArgs>(args.nodes.map((n) => [n.name, n]));
+        const first = byName.get(plan.firstServer)!;
+        const token = new random.RandomPassword(
+            `${name}-token`,
+            // Letters and digits only: k3s parses `K10…::server:…` tokens, and a plain secret never needs quoting.
+            { length: 48, special: false },
+            { parent: this, additionalSecretOutputs: ["result"] },
+        );
+        const tokenValue = pulumi.secret(token.result);
+        const firstUrl: pulumi.Input<string> = typeof first.overlayAddress === "string" ? apiUrl(first.overlayAddress) : pulumi.output(first.overlayAddress).apply(apiUrl);
+        const install: K3sInstallArgs = {
+            ...(plan.install.version !== undefined ? { version: plan.install.version } : {}),
+            ...(plan.install.channel !== undefined ? { channel: plan.install.channel } : {}),
+            ...(plan.install.mirrorUrl !== undefined ? { mirrorUrl: plan.install.mirrorUrl } : {}),
+            ...(plan.install.airgap !== undefined ? { airgap: plan.install.airgap } : {}),
+        };
+        const common = {
+            interfaceName: args.interfaceName,
+            token: tokenValue,
+            install,
+            failoverProfile: plan.timings.profile,
+            ...(args.kubeletArgs !== undefined ? { kubeletArgs: args.kubeletArgs } : {}),
+            sshHosts: args.nodes,
+        };
+
+        const internalsOf = new Map<string, K3sNodeInternals>();
+        const servers: Record<string, K3sServer> = {};
+        const agents: Record<string, K3sAgent> = {};
+        for (const p of plan.nodes) {
+            const node = byName.get(p.name)!;
+            // The overlay (this component's dependsOn) gates the first server; everyone else waits for the
+            // node before it in the plan, which serialises servers and fans agents out after the last one.
+            const dependsOn = p.after !== undefined ? [internalsOf.get(p.after)!.done] : opts?.dependsOn;
+            const childOpts: pulumi.ComponentResourceOptions = { parent: this, ...(dependsOn !== undefined ? { dependsOn } : {}) };
+            const controlHost = p.firstServer ? {} : { controlHost: first };
+            if (p.role === NodeRole.Server) {
+                const s = new K3sServer(
+                    `${name}-${p.name}`,
+                    {
+                        ...common,
+                        ...controlHost,
+                        node,
+                        datastore: plan.datastore,
+                        ...(p.joinsFirstServer ? { serverUrl: firstUrl } : {}),
+                        ...(plan.datastore === Datastore.External && args.datastoreEndpoint !== undefined ? { datastoreEndpoint: pulumi.secret(args.datastoreEndpoint) } : {}),
+                        ...(args.disable !== undefined ? { disable: args.disable } : {}),
+                        ...(args.kubeControllerManagerArgs !== undefined ? { kubeControllerManagerArgs: args.kubeControllerManagerArgs } : {}),
+                        ...(args.kubeApiServerArgs !== undefined ? { kubeApiServerArgs: args.kubeApiServerArgs } : {}),
+                        ...(args.secretsEncryption !== undefined ? { secretsEncryption: args.secretsEncryption } : {}),
+                        ...(args.clusterCidr !== undefined ? { clusterCidr: args.clusterCidr } : {}),
+                        ...(args.serviceCidr !== undefined ? { serviceCidr: args.serviceCidr } : {}),
+                        ...(args.kubeconfigEndpoint !== undefined && args.kubeconfigEndpoint !== node.publicAddress ? { tlsSans: [args.kubeconfigEndpoint] } : {}),
+                    },
+                    childOpts,
+                );
+                servers[p.name] = s;
+                internalsOf.set(p.name, k3sServerInternals(s));
+            } else {
+                const a = new K3sAgent(`${name}-${p.name}`, { ...common, ...controlHost, node, serverUrl: firstUrl }, childOpts);
+                agents[p.name] = a;
+                internalsOf.set(p.name, k3sAgentInternals(a));
+            }
+        }
+
+        const firstInternals = internalsOf.get(plan.firstServer)!;
+        const kubeconfigStep = remoteStep(
+            `${name}-${plan.firstServer}-k3s-kubeconfig`,
+            {
+                host: plan.firstServer,
+                step: "k3s-kubeconfig",
+                connection: connectionFor(first, byName),
+                create: renderKubeconfigScript(),
+                secretStdout: true,
+            },
+            { parent: this, dependsOn: [firstInternals.install] },
+        );
+        const endpoint: pulumi.Input<string> = plan.kubeconfigEndpoint ?? first.overlayAddress;
+        this.kubeconfig = pulumi.secret(pulumi.all([kubeconfigStep.stdout, endpoint]).apply(([stdout, host]) => extractKubeconfig(stdout, host)));
+        this.apiEndpoint = pulumi.output(endpoint).apply(apiUrl);
+        this.failoverBoundSeconds = pulumi.output(plan.timings.boundSeconds);
+        const provider = new k8s.Provider(`${name}-k8s`, { kubeconfig: this.kubeconfig }, { parent: this });
+
+        const steps: Record<string, command.remote.Command[]> = {};
+        for (const [n, i] of internalsOf) steps[n] = [...i.steps];
+        steps[plan.firstServer].push(kubeconfigStep);
+        setInternals<K3sClusterInternals>(this, {
+            provider,
+            kubeconfig: this.kubeconfig,
+            plan,
+            steps,
+            firstServer: plan.firstServer,
+            servers,
+            agents,
+            token,
+            kubeconfigStep,
+        });
+        this.registerOutputs({ kubeconfig: this.kubeconfig, apiEndpoint: this.apiEndpoint, failoverBoundSeconds: this.failoverBoundSeconds });
+    }
+}

@@ -1,0 +1,147 @@
+import { HybridInfraConfigError, showValue } from "../util/errors";
+import { FailoverProfile } from "./model";
+
+/**
+ * The timing knobs that decide how long pods stay bound to a node that stopped answering.
+ *
+ * Worst-case eviction bound (seconds), from the moment a node goes silent until its pods are evicted:
+ *
+ *     boundSeconds = nodeMonitorGracePeriod + nodeMonitorPeriod + max(notReadyToleration, unreachableToleration)
+ *
+ * - the node controller only marks a node unhealthy once its lease/status is older than the grace period,
+ *   and it looks every `node-monitor-period`, so the taint lands at most grace + period after the last beat;
+ * - the NotReady/Unreachable NoExecute taint then evicts pods after their toleration, which the apiserver's
+ *   DefaultTolerationSeconds admission plugin sets from `default-{not-ready,unreachable}-toleration-seconds`.
+ * Pod termination and rescheduling time come on top; pods created before a profile change keep the
+ * tolerations they were admitted with.
+ */
+export interface FailoverTimings {
+    readonly profile: FailoverProfile;
+    /** kubelet `node-status-update-frequency`. */
+    readonly nodeStatusUpdateFrequencySeconds: number;
+    /** kube-controller-manager `node-monitor-grace-period`. */
+    readonly nodeMonitorGracePeriodSeconds: number;
+    /** kube-controller-manager `node-monitor-period`. */
+    readonly nodeMonitorPeriodSeconds: number;
+    /** kube-apiserver `default-not-ready-toleration-seconds`. */
+    readonly notReadyTolerationSeconds: number;
+    /** kube-apiserver `default-unreachable-toleration-seconds`. */
+    readonly unreachableTolerationSeconds: number;
+    /** Rendered `kubelet-arg` entries (every node). Empty for the default profile (upstream values). */
+    readonly kubeletArgs: readonly string[];
+    /** Rendered `kube-controller-manager-arg` entries (servers). */
+    readonly kubeControllerManagerArgs: readonly string[];
+    /** Rendered `kube-apiserver-arg` entries (servers). */
+    readonly kubeApiServerArgs: readonly string[];
+    /** The worst-case eviction bound (formula above). */
+    readonly boundSeconds: number;
+}
+
+/** Flags whose values the profile owns; extra args must not set them, or the exported bound would lie. */
+export const FAILOVER_FLAGS = {
+    kubelet: ["node-status-update-frequency"],
+    kubeControllerManager: ["node-monitor-grace-period", "node-monitor-period"],
+    kubeApiServer: ["default-not-ready-toleration-seconds", "default-unreachable-toleration-seconds"],
+} as const;
+
+interface ProfileValues {
+    readonly statusUpdate: number;
+    readonly grace: number;
+    readonly monitorPeriod: number;
+    readonly notReady: number;
+    readonly unreachable: number;
+    /** Emit the flags (false for upstream defaults, so k3s runs unmodified). */
+    readonly emit: boolean;
+}
+
+const PROFILES: Record<FailoverProfile, ProfileValues> = {
+    // Upstream: kubelet reports every 10 s; the grace period is 40 s up to Kubernetes 1.31 and 50 s from 1.32.
+    // The bound takes the larger so it holds for every version k3s may install from a channel.
+    [FailoverProfile.Default]: { statusUpdate: 10, grace: 50, monitorPeriod: 5, notReady: 300, unreachable: 300, emit: false },
+    // Seed 000 (12 % loss, 250 ms): fewer status updates and a 5 min grace period so a few lost packets never
+    // mark the node NotReady and reshuffle pods across the slow link.
+    [FailoverProfile.LossyLink]: { statusUpdate: 60, grace: 300, monitorPeriod: 5, notReady: 300, unreachable: 300, emit: true },
+    // Seed 004 (power cuts, services back in under a minute): 5 status updates per grace period, 30 s
+    // tolerations. Needs a link that loses few packets, or nodes will flap.
+    [FailoverProfile.Fast]: { statusUpdate: 4, grace: 20, monitorPeriod: 5, notReady: 30, unreachable: 30, emit: true },
+};
+
+/** Checks a set of timings; the profile table goes through it, and so would any future custom profile. */
+export function validateFailoverTimings(t: Omit<FailoverTimings, "kubeletArgs" | "kubeControllerManagerArgs" | "kubeApiServerArgs" | "boundSeconds">, path = "k3s.failoverProfile"): void {
+    const positive: [string, number][] = [
+        ["node-status-update-frequency", t.nodeStatusUpdateFrequencySeconds],
+        ["node-monitor-grace-period", t.nodeMonitorGracePeriodSeconds],
+        ["node-monitor-period", t.nodeMonitorPeriodSeconds],
+    ];
+    for (const [flag, v] of positive) {
+        if (!Number.isInteger(v) || v <= 0) {
+            throw new HybridInfraConfigError(path, `${flag} must be a positive whole number of seconds, got ${showValue(v)}`, "use whole seconds greater than 0");
+        }
+    }
+    for (const [flag, v] of [
+        ["default-not-ready-toleration-seconds", t.notReadyTolerationSeconds],
+        ["default-unreachable-toleration-seconds", t.unreachableTolerationSeconds],
+    ] as const) {
+        if (!Number.isInteger(v) || v < 0) {
+            throw new HybridInfraConfigError(path, `${flag} must be a whole number of seconds ≥ 0, got ${showValue(v)}`, "use whole seconds");
+        }
+    }
+    if (t.nodeMonitorGracePeriodSeconds % t.nodeStatusUpdateFrequencySeconds !== 0) {
+        throw new HybridInfraConfigError(
+            path,
+            `node-monitor-grace-period ${t.nodeMonitorGracePeriodSeconds}s is not a multiple of node-status-update-frequency ${t.nodeStatusUpdateFrequencySeconds}s`,
+            "make the grace period a whole number of status updates (e.g. 20s with 4s), so a node is judged on complete missed updates",
+        );
+    }
+    if (t.nodeMonitorGracePeriodSeconds < 2 * t.nodeStatusUpdateFrequencySeconds) {
+        throw new HybridInfraConfigError(
+            path,
+            `node-monitor-grace-period ${t.nodeMonitorGracePeriodSeconds}s allows fewer than 2 status updates of ${t.nodeStatusUpdateFrequencySeconds}s`,
+            "allow at least two missed updates before a node is declared unhealthy",
+        );
+    }
+}
+
+/** Seconds as a Go duration the Kubernetes flags accept (`5m`, `20s`). */
+export function goDuration(seconds: number): string {
+    return seconds % 60 === 0 ? `${seconds / 60}m` : `${seconds}s`;
+}
+
+/** Parses the Go durations this module renders (and plain `h`/`m`/`s` combinations) into seconds. */
+export function parseGoDuration(text: string): number {
+    const m = /^(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$/.exec(text);
+    if (!m || text === "") throw new Error(`not a duration: ${JSON.stringify(text)}`);
+    return Number(m[1] ?? 0) * 3600 + Number(m[2] ?? 0) * 60 + Number(m[3] ?? 0);
+}
+
+/** The timings, rendered flags and eviction bound of a failover profile. Pure. */
+export function failoverTimings(profile: FailoverProfile): FailoverTimings {
+    const p = PROFILES[profile];
+    if (p === undefined) {
+        throw new HybridInfraConfigError(
+            "k3s.failoverProfile",
+            `is not a failover profile, got ${showValue(profile)}`,
+            `use one of ${Object.values(FailoverProfile).map((v) => JSON.stringify(v)).join(", ")}`,
+        );
+    }
+    const base = {
+        profile,
+        nodeStatusUpdateFrequencySeconds: p.statusUpdate,
+        nodeMonitorGracePeriodSeconds: p.grace,
+        nodeMonitorPeriodSeconds: p.monitorPeriod,
+        notReadyTolerationSeconds: p.notReady,
+        unreachableTolerationSeconds: p.unreachable,
+    };
+    validateFailoverTimings(base);
+    return {
+        ...base,
+        kubeletArgs: p.emit ? [`node-status-update-frequency=${goDuration(p.statusUpdate)}`] : [],
+        kubeControllerManagerArgs: p.emit
+            ? [`node-monitor-grace-period=${goDuration(p.grace)}`, `node-monitor-period=${goDuration(p.monitorPeriod)}`]
+            : [],
+        kubeApiServerArgs: p.emit
+            ? [`default-not-ready-toleration-seconds=${p.notReady}`, `default-unreachable-toleration-seconds=${p.unreachable}`]
+            : [],
+        boundSeconds: p.grace + p.monitorPeriod + Math.max(p.notReady, p.unreachable),
+    };
+}

@@ -1,0 +1,192 @@
+import * as net from "node:net";
+import * as pulumi from "@pulumi/pulumi";
+import { SshHostArgs } from "../host/model";
+
+/** Where the cluster state lives. */
+export const Datastore = { Sqlite: "sqlite", Etcd: "etcd", External: "external" } as const;
+export type Datastore = (typeof Datastore)[keyof typeof Datastore];
+
+/** How fast a dead node's pods are evicted (see `failoverTimings`). */
+export const FailoverProfile = { Default: "default", LossyLink: "lossy-link", Fast: "fast" } as const;
+export type FailoverProfile = (typeof FailoverProfile)[keyof typeof FailoverProfile];
+
+/** A node runs the control plane (`server`) or only workloads (`agent`). */
+export const NodeRole = { Server: "server", Agent: "agent" } as const;
+export type NodeRole = (typeof NodeRole)[keyof typeof NodeRole];
+
+/** One machine of the cluster: how to reach it, and what it is in k3s. */
+export interface K3sNodeArgs extends SshHostArgs {
+    /** `server` (control plane, also runs workloads) or `agent` (worker). */
+    readonly role: NodeRole;
+    /** Where the machine is, e.g. `tokyo` or `home`; becomes the `topology.kubernetes.io/region` label. */
+    readonly location: string;
+    /**
+     * The node's overlay address, used as k3s `node-ip`. Known at plan time for WireGuard; an Output of a
+     * host step for Tailscale.
+     */
+    readonly overlayAddress: pulumi.Input<string>;
+    /**
+     * Public address of the machine. Servers get it as `tls-san`; an IP address also becomes
+     * `node-external-ip`.
+     * @default none (the node is only reachable over the overlay)
+     */
+    readonly publicAddress?: string;
+    /**
+     * Extra node labels.
+     * @default none
+     */
+    readonly labels?: Record<string, string>;
+    /**
+     * Node taints, `key=value:Effect` or `key:Effect` (Effect is NoSchedule, PreferNoSchedule or NoExecute).
+     * @default none
+     */
+    readonly taints?: string[];
+}
+
+/** Air-gapped install: files on the machine running Pulumi, uploaded to every node. */
+export interface K3sAirgapArgs {
+    /** Local path of the k3s binary matching the nodes' architecture; uploaded to /usr/local/bin/k3s. */
+    readonly binaryPath: string;
+    /** Local path of the k3s airgap images tarball; uploaded to /var/lib/rancher/k3s/agent/images/. */
+    readonly imagesPath: string;
+    /**
+     * Local path of the k3s install script (get.k3s.io) to upload as well, for hosts with no internet at all.
+     * @default the installer is downloaded from the install source (only the binary and images are uploaded)
+     */
+    readonly installScriptPath?: string;
+}
+
+/** Where k3s comes from. */
+export interface K3sInstallArgs {
+    /**
+     * Exact k3s release, e.g. `v1.31.4+k3s1`. Changing it upgrades servers one at a time, then agents.
+     * @default none (the channel decides, and an installed k3s is left as it is)
+     */
+    readonly version?: string;
+    /**
+     * Release channel used when no version is set.
+     * @default "stable"
+     */
+    readonly channel?: string;
+    /**
+     * Base URL of a k3s mirror laid out like `https://rancher-mirror.rancher.cn` (installer at
+     * `<mirror>/k3s/k3s-install.sh`, run with `INSTALL_K3S_MIRROR=cn` and `INSTALL_K3S_MIRROR_URL=<host>`).
+     * @default the official installer from https://get.k3s.io and binaries from GitHub
+     */
+    readonly mirrorUrl?: string;
+    /**
+     * Upload the binary and images instead of downloading them (`INSTALL_K3S_SKIP_DOWNLOAD=true`).
+     * @default downloads on the host
+     */
+    readonly airgap?: K3sAirgapArgs;
+}
+
+/** A whole k3s cluster on an overlay network. */
+export interface K3sClusterArgs {
+    /** The machines, in a stable order: the first server initialises the cluster. */
+    readonly nodes: K3sNodeArgs[];
+    /** The overlay interface used by flannel (`flannel-iface`), e.g. `wg0` or `tailscale0`. */
+    readonly interfaceName: string;
+    /**
+     * Exact k3s release, e.g. `v1.31.4+k3s1`. Changing it upgrades servers one at a time, then agents.
+     * @default none (the channel decides)
+     */
+    readonly version?: string;
+    /**
+     * Release channel used when no version is set.
+     * @default "stable"
+     */
+    readonly channel?: string;
+    /**
+     * k3s mirror base URL (see `K3sInstallArgs.mirrorUrl`).
+     * @default the official sources
+     */
+    readonly mirrorUrl?: string;
+    /**
+     * Air-gapped install from local files.
+     * @default downloads on the hosts
+     */
+    readonly airgap?: K3sAirgapArgs;
+    /**
+     * Datastore of the control plane.
+     * @default "sqlite" for one server, "etcd" for more
+     */
+    readonly datastore?: Datastore;
+    /**
+     * Endpoint of an external datastore (`mysql://…`, `postgres://…`), required with datastore "external".
+     * Treated as a secret.
+     * @default none
+     */
+    readonly datastoreEndpoint?: pulumi.Input<string>;
+    /**
+     * Accept embedded etcd servers in different locations (etcd across a WAN is not supported upstream:
+     * expect leader elections on every latency spike).
+     * @default false
+     */
+    readonly allowEtcdAcrossLocations?: boolean;
+    /**
+     * How fast pods leave a dead node.
+     * @default "default"
+     */
+    readonly failoverProfile?: FailoverProfile;
+    /**
+     * Packaged components not to deploy, e.g. `traefik`, `servicelb`.
+     * @default none
+     */
+    readonly disable?: string[];
+    /**
+     * Extra kubelet flags (`name=value`), on every node.
+     * @default none
+     */
+    readonly kubeletArgs?: string[];
+    /**
+     * Extra kube-controller-manager flags (`name=value`), on servers.
+     * @default none
+     */
+    readonly kubeControllerManagerArgs?: string[];
+    /**
+     * Extra kube-apiserver flags (`name=value`), on servers.
+     * @default none
+     */
+    readonly kubeApiServerArgs?: string[];
+    /**
+     * Encrypt Secrets at rest (`secrets-encryption`).
+     * @default false
+     */
+    readonly secretsEncryption?: boolean;
+    /**
+     * Address written into the kubeconfig's server URL (a DNS name or IP, no scheme or port).
+     * @default the first server's publicAddress, else its overlay address
+     */
+    readonly kubeconfigEndpoint?: string;
+    /**
+     * Pod network.
+     * @default "10.42.0.0/16"
+     */
+    readonly clusterCidr?: string;
+    /**
+     * Service network.
+     * @default "10.43.0.0/16"
+     */
+    readonly serviceCidr?: string;
+}
+
+export const DEFAULT_CHANNEL = "stable";
+export const K3S_CONFIG_PATH = "/etc/rancher/k3s/config.yaml";
+export const K3S_TOKEN_PATH = "/etc/rancher/k3s/hybridinfra-token";
+export const K3S_KUBECONFIG_PATH = "/etc/rancher/k3s/k3s.yaml";
+export const K3S_API_PORT = 6443;
+export const REGION_LABEL = "topology.kubernetes.io/region";
+
+/** `v1.31.4+k3s1`, also release candidates such as `v1.32.0-rc1+k3s1`. */
+export const K3S_VERSION_RE = /^v(\d+)\.(\d+)\.(\d+)(-rc\d+)?\+k3s(\d+)$/;
+
+/** True for a literal IPv4 or IPv6 address. */
+export function isIp(value: string): boolean {
+    return net.isIP(value) !== 0;
+}
+
+/** `https://host:6443`, with brackets for IPv6. */
+export function apiUrl(host: string): string {
+    return `https://${net.isIPv6(host) ? `[${host}]` : host}:${K3S_API_PORT}`;
+}

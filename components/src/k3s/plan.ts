@@ -1,0 +1,189 @@
+import { failoverTimings, FailoverTimings } from "./failover";
+import { Datastore, DEFAULT_CHANNEL, FailoverProfile, isIp, K3sAirgapArgs, K3sClusterArgs, K3sNodeArgs, NodeRole, REGION_LABEL } from "./model";
+import { normaliseExtraArg, validateK3sCluster } from "./validate";
+
+/** Everything `renderK3sConfig` needs: plain values only (Inputs are resolved before rendering). */
+export interface K3sConfigValues {
+    readonly role: NodeRole;
+    readonly nodeName: string;
+    readonly nodeIp: string;
+    readonly nodeExternalIp?: string;
+    readonly interfaceName: string;
+    /** Join URL (`server:`); absent on the server that starts the cluster. */
+    readonly serverUrl?: string;
+    /** Embedded etcd on the first server. */
+    readonly clusterInit?: boolean;
+    /** The datastore endpoint is rendered as a secret placeholder (filled on the host). */
+    readonly externalDatastore?: boolean;
+    readonly tlsSans?: readonly string[];
+    readonly labels: Readonly<Record<string, string>>;
+    readonly taints: readonly string[];
+    readonly disable?: readonly string[];
+    readonly secretsEncryption?: boolean;
+    readonly clusterCidr?: string;
+    readonly serviceCidr?: string;
+    readonly kubeletArgs: readonly string[];
+    readonly kubeControllerManagerArgs?: readonly string[];
+    readonly kubeApiServerArgs?: readonly string[];
+}
+
+/** The per-node inputs of `planNodeConfig` (what a K3sServer / K3sAgent knows about itself). */
+export interface NodeConfigInput {
+    readonly role: NodeRole;
+    readonly node: Pick<K3sNodeArgs, "name" | "location" | "publicAddress" | "labels" | "taints">;
+    readonly nodeIp: string;
+    readonly interfaceName: string;
+    readonly serverUrl?: string;
+    readonly clusterInit?: boolean;
+    readonly externalDatastore?: boolean;
+    readonly failoverProfile?: FailoverProfile;
+    readonly kubeletArgs?: readonly string[];
+    readonly kubeControllerManagerArgs?: readonly string[];
+    readonly kubeApiServerArgs?: readonly string[];
+    readonly disable?: readonly string[];
+    readonly secretsEncryption?: boolean;
+    readonly clusterCidr?: string;
+    readonly serviceCidr?: string;
+    /** More names for the server certificate (e.g. the kubeconfig endpoint). */
+    readonly extraTlsSans?: readonly string[];
+}
+
+function unique(values: readonly string[]): string[] {
+    return [...new Set(values)];
+}
+
+/** Decides one node's k3s configuration. Pure; the profile's flags come first, then the user's. */
+export function planNodeConfig(input: NodeConfigInput): K3sConfigValues {
+    const timings = failoverTimings(input.failoverProfile ?? FailoverProfile.Default);
+    const server = input.role === NodeRole.Server;
+    const publicIp = input.node.publicAddress !== undefined && isIp(input.node.publicAddress) ? input.node.publicAddress : undefined;
+    const labels: Record<string, string> = { [REGION_LABEL]: input.node.location };
+    for (const k of Object.keys(input.node.labels ?? {}).sort()) labels[k] = input.node.labels![k];
+    return {
+        role: input.role,
+        nodeName: input.node.name,
+        nodeIp: input.nodeIp,
+        ...(publicIp !== undefined ? { nodeExternalIp: publicIp } : {}),
+        interfaceName: input.interfaceName,
+        ...(input.serverUrl !== undefined ? { serverUrl: input.serverUrl } : {}),
+        ...(server && input.clusterInit ? { clusterInit: true } : {}),
+        ...(server && input.externalDatastore ? { externalDatastore: true } : {}),
+        ...(server ? { tlsSans: unique([...(input.node.publicAddress !== undefined ? [input.node.publicAddress] : []), ...(input.extraTlsSans ?? [])]) } : {}),
+        labels,
+        taints: [...(input.node.taints ?? [])],
+        ...(server && input.disable !== undefined && input.disable.length > 0 ? { disable: unique(input.disable) } : {}),
+        ...(server && input.secretsEncryption ? { secretsEncryption: true } : {}),
+        ...(server && input.clusterCidr !== undefined ? { clusterCidr: input.clusterCidr } : {}),
+        ...(server && input.serviceCidr !== undefined ? { serviceCidr: input.serviceCidr } : {}),
+        kubeletArgs: [...timings.kubeletArgs, ...(input.kubeletArgs ?? []).map(normaliseExtraArg)],
+        ...(server
+            ? {
+                  kubeControllerManagerArgs: [...timings.kubeControllerManagerArgs, ...(input.kubeControllerManagerArgs ?? []).map(normaliseExtraArg)],
+                  kubeApiServerArgs: [...timings.kubeApiServerArgs, ...(input.kubeApiServerArgs ?? []).map(normaliseExtraArg)],
+              }
+            : {}),
+    };
+}
+
+/** Where k3s comes from, after defaults. */
+export interface K3sInstallPlan {
+    readonly version?: string;
+    /** Set only when no version is pinned. */
+    readonly channel?: string;
+    readonly mirrorUrl?: string;
+    readonly airgap?: K3sAirgapArgs;
+}
+
+/** One node's place in the cluster. */
+export interface K3sNodePlan {
+    readonly name: string;
+    /** Index in `nodes` (for config paths `hosts[i]`). */
+    readonly index: number;
+    readonly role: NodeRole;
+    readonly firstServer: boolean;
+    /** Runs `cluster-init` (embedded etcd, first server). */
+    readonly clusterInit: boolean;
+    /** Joins through the first server's URL (`server:`). */
+    readonly joinsFirstServer: boolean;
+    /**
+     * The node whose last step must finish before this node's first step starts: joining servers go one at
+     * a time, agents all wait for the last server only. Undefined for the first server (the overlay gates it).
+     */
+    readonly after?: string;
+}
+
+/** Decisions for a whole cluster. */
+export interface K3sPlan {
+    readonly datastore: Datastore;
+    readonly firstServer: string;
+    /** Servers in rollout order (first server first). */
+    readonly servers: readonly string[];
+    readonly agents: readonly string[];
+    /** Every node: servers in order, then agents. */
+    readonly nodes: readonly K3sNodePlan[];
+    readonly install: K3sInstallPlan;
+    readonly timings: FailoverTimings;
+    /**
+     * Host written into the kubeconfig. Undefined means the first server's overlay address (known only when
+     * its Input resolves).
+     */
+    readonly kubeconfigEndpoint?: string;
+    /** Things the user accepted but should hear about (logged with pulumi.log.warn). */
+    readonly warnings: readonly string[];
+}
+
+/** Validates and plans a cluster. Pure (throws HybridInfraConfigError on bad input). */
+export function planK3s(args: K3sClusterArgs): K3sPlan {
+    validateK3sCluster(args);
+    const servers = args.nodes.map((n, index) => ({ n, index })).filter(({ n }) => n.role === NodeRole.Server);
+    const agents = args.nodes.map((n, index) => ({ n, index })).filter(({ n }) => n.role === NodeRole.Agent);
+    const datastore = args.datastore ?? (servers.length === 1 ? Datastore.Sqlite : Datastore.Etcd);
+    const first = servers[0].n;
+    const last = servers[servers.length - 1].n;
+    const warnings: string[] = [];
+    if (datastore === Datastore.Etcd && new Set(servers.map(({ n }) => n.location)).size > 1) {
+        warnings.push(
+            `k3s: embedded etcd spans locations ${[...new Set(servers.map(({ n }) => n.location))].join(", ")} because k3s.allowEtcdAcrossLocations is true; ` +
+                "etcd across a WAN is not supported upstream: expect slow writes and leader elections when a link degrades",
+        );
+    }
+    const nodes: K3sNodePlan[] = [
+        ...servers.map(({ n, index }, i) => ({
+            name: n.name,
+            index,
+            role: NodeRole.Server,
+            firstServer: i === 0,
+            clusterInit: i === 0 && datastore === Datastore.Etcd,
+            joinsFirstServer: i > 0 && datastore === Datastore.Etcd,
+            ...(i > 0 ? { after: servers[i - 1].n.name } : {}),
+        })),
+        ...agents.map(({ n, index }) => ({
+            name: n.name,
+            index,
+            role: NodeRole.Agent,
+            firstServer: false,
+            clusterInit: false,
+            joinsFirstServer: true,
+            after: last.name,
+        })),
+    ];
+    return {
+        datastore,
+        firstServer: first.name,
+        servers: servers.map(({ n }) => n.name),
+        agents: agents.map(({ n }) => n.name),
+        nodes,
+        install: {
+            ...(args.version !== undefined ? { version: args.version } : { channel: args.channel ?? DEFAULT_CHANNEL }),
+            ...(args.mirrorUrl !== undefined ? { mirrorUrl: args.mirrorUrl.replace(/\/+$/, "") } : {}),
+            ...(args.airgap !== undefined ? { airgap: args.airgap } : {}),
+        },
+        timings: failoverTimings(args.failoverProfile ?? FailoverProfile.Default),
+        ...(args.kubeconfigEndpoint !== undefined
+            ? { kubeconfigEndpoint: args.kubeconfigEndpoint }
+            : first.publicAddress !== undefined
+              ? { kubeconfigEndpoint: first.publicAddress }
+              : {}),
+        warnings,
+    };
+}

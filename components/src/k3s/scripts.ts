@@ -1,0 +1,253 @@
+/**
+ * Bodies of the k3s host steps (run after the host prelude, see components/src/host/prelude.sh).
+ *
+ * k3s itself cannot be downloaded in this project's CI, so these scripts are verified by shellcheck and by
+ * tests of their text, not by running them against a real k3s.
+ */
+import * as path from "node:path";
+import { secretPlaceholder, writeFileSnippet } from "../host/script";
+import { shellQuote } from "../util/shell";
+import { K3S_CONFIG_PATH, K3S_KUBECONFIG_PATH, K3S_TOKEN_PATH, NodeRole } from "./model";
+import { K3sInstallPlan } from "./plan";
+import { SECRET_TOKEN } from "./render";
+
+/** Where air-gap uploads land before the install step puts them in place. */
+export const AIRGAP_DIR = "/var/lib/rancher/hybridinfra/k3s-airgap";
+export const AIRGAP_IMAGES_DIR = "/var/lib/rancher/k3s/agent/images";
+/** sha256 of the config.yaml k3s was last (re)started with: a changed file means a restart is due. */
+export const APPLIED_CONFIG_SUM = "/var/lib/rancher/hybridinfra/k3s-config.sha256";
+export const KUBECONFIG_BEGIN = "-----BEGIN HYBRIDINFRA KUBECONFIG-----";
+export const KUBECONFIG_END = "-----END HYBRIDINFRA KUBECONFIG-----";
+const K3S_PATH = 'PATH="/usr/local/bin:$PATH"';
+
+/** systemd/OpenRC service name of a role (what the official installer creates). */
+export function serviceName(role: NodeRole): string {
+    return role === NodeRole.Server ? "k3s" : "k3s-agent";
+}
+
+/** Uninstall script the official installer leaves behind. */
+export function uninstallScript(role: NodeRole): string {
+    return role === NodeRole.Server ? "/usr/local/bin/k3s-uninstall.sh" : "/usr/local/bin/k3s-agent-uninstall.sh";
+}
+
+/** Remote paths of the air-gap uploads. */
+export function airgapRemotePaths(airgap: { imagesPath: string; installScriptPath?: string }): { binary: string; images: string; installer?: string } {
+    return {
+        binary: `${AIRGAP_DIR}/k3s`,
+        // k3s picks the decompressor from the extension, so the upload keeps the file's own name.
+        images: `${AIRGAP_IMAGES_DIR}/${path.basename(airgap.imagesPath)}`,
+        ...(airgap.installScriptPath !== undefined ? { installer: `${AIRGAP_DIR}/install.sh` } : {}),
+    };
+}
+
+/**
+ * The k3s-config step: the token file (0600, no marker: k3s reads the whole file) and config.yaml (0600).
+ * The token and any datastore endpoint are placeholders filled on the host from stdin.
+ */
+export function renderConfigStep(configYaml: string, airgap: boolean): string {
+    return [
+        writeFileSnippet(K3S_TOKEN_PATH, secretPlaceholder(SECRET_TOKEN), "0600", "root:root", ""),
+        writeFileSnippet(K3S_CONFIG_PATH, configYaml, "0600"),
+        ...(airgap ? [`install -d -m 0700 ${AIRGAP_DIR} && install -d -m 0755 ${AIRGAP_IMAGES_DIR}`] : []),
+    ].join("\n");
+}
+
+/** Delete of the k3s-config step (runs after the uninstall, which depends on it). */
+export function renderConfigDelete(airgap: boolean): string {
+    return [`hi_remove_managed_file ${K3S_CONFIG_PATH}`, `hi_remove_managed_file ${K3S_TOKEN_PATH} --any`, ...(airgap ? [`rm -rf ${AIRGAP_DIR}`] : [])].join("\n");
+}
+
+export interface InstallScriptOptions {
+    readonly role: NodeRole;
+    readonly install: K3sInstallPlan;
+    /**
+     * How long to wait for the node to come up.
+     * @default 300
+     */
+    readonly readyTimeoutSeconds?: number;
+}
+
+/** Installer URL and the environment the official installer reads. */
+export function installerSource(install: K3sInstallPlan): { url: string; env: string[] } {
+    const env: string[] = [];
+    let url = "https://get.k3s.io";
+    if (install.mirrorUrl !== undefined) {
+        url = `${install.mirrorUrl}/k3s/k3s-install.sh`;
+        env.push("INSTALL_K3S_MIRROR=cn", `INSTALL_K3S_MIRROR_URL=${new URL(install.mirrorUrl).host}`);
+    }
+    if (install.version !== undefined) env.push(`INSTALL_K3S_VERSION=${install.version}`);
+    else env.push(`INSTALL_K3S_CHANNEL=${install.channel ?? "stable"}`);
+    if (install.airgap !== undefined) env.push("INSTALL_K3S_SKIP_DOWNLOAD=true");
+    return { url, env };
+}
+
+/**
+ * The k3s-install step. Facts first: installed version (`k3s --version`), the service, and the sha256 of
+ * config.yaml k3s last started with. Then only what differs: install/upgrade, or restart for a changed
+ * config.yaml, or nothing. The version is part of this text, so changing it updates this step (and the
+ * dependency chain rolls it out server by server, then to agents).
+ */
+export function renderInstallScript(o: InstallScriptOptions): string {
+    const svc = serviceName(o.role);
+    const { url, env } = installerSource(o.install);
+    const airgap = o.install.airgap !== undefined ? airgapRemotePaths(o.install.airgap) : undefined;
+    const timeout = o.readyTimeoutSeconds ?? 300;
+    const lines = [
+        `K3S_ROLE=${o.role}`,
+        `K3S_SERVICE=${svc}`,
+        `K3S_WANT_VERSION=${shellQuote(o.install.version ?? "")}`,
+        `K3S_INSTALLER_URL=${shellQuote(url)}`,
+        K3S_PATH,
+        `[ -f ${K3S_CONFIG_PATH} ] || hi_fail "${K3S_CONFIG_PATH} is missing (the k3s-config step must run first); nothing was changed"`,
+        `[ "$HI_INIT" != none ] || hi_fail "k3s runs as a systemd or OpenRC service and host $HI_HOST has neither; nothing was changed"`,
+        'installed=""',
+        'if [ -x /usr/local/bin/k3s ]; then installed="$(/usr/local/bin/k3s --version 2>/dev/null | awk \'NR == 1 { print $3 }\')" || installed=""; fi',
+        `want_sum="$(sha256sum ${K3S_CONFIG_PATH} | awk '{ print $1 }')"`,
+        `have_sum="$(cat ${APPLIED_CONFIG_SUM} 2>/dev/null || true)"`,
+        "k3s_service_present() {",
+        '  case "$HI_INIT" in',
+        '    systemd) [ -f "/etc/systemd/system/$K3S_SERVICE.service" ] ;;',
+        '    openrc) [ -f "/etc/init.d/$K3S_SERVICE" ] ;;',
+        "    *) false ;;",
+        "  esac",
+        "}",
+        'reason=""',
+        'if [ -z "$installed" ]; then reason="k3s is not installed"',
+        'elif ! k3s_service_present; then reason="the $K3S_SERVICE service is missing"',
+        'elif [ -n "$K3S_WANT_VERSION" ] && [ "$installed" != "$K3S_WANT_VERSION" ]; then reason="upgrade from $installed to $K3S_WANT_VERSION"',
+        ...(airgap !== undefined
+            ? [`elif ! cmp -s ${airgap.binary} /usr/local/bin/k3s; then reason="the uploaded k3s binary differs from the installed one"`]
+            : []),
+        "fi",
+        'if [ -n "$reason" ]; then',
+        '  hi_log "installing k3s $K3S_ROLE ($reason)"',
+        ...(airgap !== undefined
+            ? [
+                  `  [ -s ${airgap.binary} ] || hi_fail "the air-gap k3s binary was not uploaded to ${airgap.binary}"`,
+                  `  [ -s ${shellQuote(airgap.images)} ] || hi_fail ${shellQuote(`the air-gap images were not uploaded to ${airgap.images}`)}`,
+                  // install(1) writes a new inode, so a running k3s binary is never overwritten in place.
+                  `  install -m 0755 ${airgap.binary} /usr/local/bin/k3s`,
+              ]
+            : []),
+        ...(airgap?.installer !== undefined
+            ? [`  installer=${airgap.installer}`]
+            : [
+                  "  hi_ensure_cmd curl curl curl curl",
+                  '  installer="$(mktemp "${TMPDIR:-/tmp}/k3s-install.XXXXXX")"',
+                  '  HI_TMPFILES+=("$installer")',
+                  '  curl -sfL --retry 3 -o "$installer" "$K3S_INSTALLER_URL" || hi_fail "could not download the k3s installer from $K3S_INSTALLER_URL"',
+              ]),
+        // No flags and no K3S_URL/K3S_TOKEN: everything is in config.yaml, so re-running cannot drop settings.
+        `  env INSTALL_K3S_EXEC="$K3S_ROLE" ${env.map(shellQuote).join(" ")} sh "$installer"`,
+        "  HI_CHANGED=1",
+        'elif [ "$want_sum" != "$have_sum" ]; then',
+        `  hi_log "${K3S_CONFIG_PATH} changed since $K3S_SERVICE last started: restarting $K3S_SERVICE"`,
+        '  case "$HI_INIT" in',
+        '    systemd) systemctl restart "$K3S_SERVICE" ;;',
+        '    openrc) rc-service "$K3S_SERVICE" restart ;;',
+        "  esac",
+        "  HI_CHANGED=1",
+        "else",
+        '  hi_log "k3s $installed is installed and running with the current config.yaml"',
+        "fi",
+        "hi_service_enable \"$K3S_SERVICE\"",
+        `deadline=$(( $(date +%s) + ${timeout} ))`,
+        ...(o.role === NodeRole.Server
+            ? [
+                  "until k3s kubectl get --raw=/readyz >/dev/null 2>&1; do",
+                  `  [ "$(date +%s)" -lt "$deadline" ] || hi_fail "the k3s API did not become ready within ${timeout}s; see journalctl -u $K3S_SERVICE"`,
+                  "  sleep 3",
+                  "done",
+              ]
+            : [
+                  "k3s_service_active() {",
+                  '  case "$HI_INIT" in',
+                  '    systemd) systemctl is-active --quiet "$K3S_SERVICE" ;;',
+                  '    openrc) rc-service "$K3S_SERVICE" status >/dev/null 2>&1 ;;',
+                  "  esac",
+                  "}",
+                  "until k3s_service_active; do",
+                  `  [ "$(date +%s)" -lt "$deadline" ] || hi_fail "$K3S_SERVICE did not start within ${timeout}s; see journalctl -u $K3S_SERVICE"`,
+                  "  sleep 3",
+                  "done",
+              ]),
+        `mkdir -p "$(dirname ${APPLIED_CONFIG_SUM})"`,
+        `printf '%s\\n' "$want_sum" >${APPLIED_CONFIG_SUM}`,
+        'hi_log "k3s $K3S_ROLE is up"',
+    ];
+    return lines.join("\n");
+}
+
+/** Delete of the k3s-install step: the installer's own uninstall script (removes k3s, its data and CNI). */
+export function renderUninstallScript(role: NodeRole): string {
+    const script = uninstallScript(role);
+    return [
+        `if [ -x ${script} ]; then`,
+        `  hi_log "uninstalling k3s ${role}"`,
+        `  ${script}`,
+        "  HI_CHANGED=1",
+        "else",
+        `  hi_log "k3s ${role} is not installed (${script} is absent)"`,
+        "fi",
+        `rm -f ${APPLIED_CONFIG_SUM}`,
+    ].join("\n");
+}
+
+/**
+ * The k3s-node step, run on the first server: waits until the node registered and is Ready, then keeps its
+ * labels in sync (k3s applies `node-label` only when a node registers).
+ */
+export function renderNodeReadyScript(o: { nodeName: string; labels: Readonly<Record<string, string>>; timeoutSeconds?: number }): string {
+    const timeout = o.timeoutSeconds ?? 600;
+    const labels = Object.entries(o.labels).map(([k, v]) => shellQuote(`${k}=${v}`));
+    return [
+        K3S_PATH,
+        `node=${shellQuote(o.nodeName)}`,
+        `deadline=$(( $(date +%s) + ${timeout} ))`,
+        'until k3s kubectl get node "$node" >/dev/null 2>&1; do',
+        `  [ "$(date +%s)" -lt "$deadline" ] || hi_fail "node $node did not register within ${timeout}s; check k3s on $node and that it reaches this server over the overlay"`,
+        "  sleep 5",
+        "done",
+        `k3s kubectl wait --for=condition=Ready "node/$node" --timeout=${timeout}s >/dev/null || hi_fail "node $node is registered but not Ready after ${timeout}s"`,
+        ...(labels.length > 0 ? [`k3s kubectl label node "$node" --overwrite ${labels.join(" ")} >/dev/null`] : []),
+        'hi_log "node $node is Ready"',
+    ].join("\n");
+}
+
+/**
+ * Delete of the k3s-node step, run on the first server before the node's own uninstall (the step depends on
+ * the node's install step, and Pulumi deletes dependents first): drain, then delete the Node object.
+ */
+export function renderNodeRemoveScript(o: { nodeName: string; drainTimeoutSeconds?: number }): string {
+    const timeout = o.drainTimeoutSeconds ?? 300;
+    return [
+        K3S_PATH,
+        `node=${shellQuote(o.nodeName)}`,
+        "if ! command -v k3s >/dev/null 2>&1; then",
+        '  hi_warn "k3s is not installed on this server; node $node cannot be drained here"',
+        'elif k3s kubectl get node "$node" >/dev/null 2>&1; then',
+        '  hi_log "draining $node"',
+        `  if ! k3s kubectl drain "$node" --ignore-daemonsets --delete-emptydir-data --timeout=${timeout}s; then`,
+        `    hi_warn "drain of $node did not finish within ${timeout}s (node unreachable or a PodDisruptionBudget blocks it); deleting the Node anyway"`,
+        "  fi",
+        '  k3s kubectl delete node "$node" --timeout=120s',
+        "  HI_CHANGED=1",
+        "else",
+        '  hi_log "node $node is not in the cluster (already removed)"',
+        "fi",
+    ].join("\n");
+}
+
+/** The kubeconfig read step: prints k3s.yaml between markers (the prelude's log lines share stdout). */
+export function renderKubeconfigScript(timeoutSeconds = 120): string {
+    return [
+        `deadline=$(( $(date +%s) + ${timeoutSeconds} ))`,
+        `until [ -s ${K3S_KUBECONFIG_PATH} ]; do`,
+        `  [ "$(date +%s)" -lt "$deadline" ] || hi_fail "${K3S_KUBECONFIG_PATH} did not appear within ${timeoutSeconds}s"`,
+        "  sleep 2",
+        "done",
+        `printf '%s\\n' ${shellQuote(KUBECONFIG_BEGIN)}`,
+        `cat ${K3S_KUBECONFIG_PATH}`,
+        `printf '%s\\n' ${shellQuote(KUBECONFIG_END)}`,
+    ].join("\n");
+}

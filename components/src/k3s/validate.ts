@@ -1,0 +1,287 @@
+import { HybridInfraConfigError, nearest, showValue } from "../util/errors";
+import { validateSshHosts } from "../host/model";
+import { FAILOVER_FLAGS } from "./failover";
+import { K3S_DISABLE_ITEMS, K3S_FLAGS_VERSION, KUBE_APISERVER_FLAGS, KUBE_CONTROLLER_MANAGER_FLAGS, KUBELET_FLAGS } from "./flags";
+import { Datastore, FailoverProfile, isIp, K3S_VERSION_RE, K3sClusterArgs, K3sInstallArgs, K3sNodeArgs, NodeRole } from "./model";
+
+/** Which Kubernetes component an extra-arg list goes to. */
+export const ArgTarget = {
+    Kubelet: "kubelet",
+    KubeControllerManager: "kube-controller-manager",
+    KubeApiServer: "kube-apiserver",
+} as const;
+export type ArgTarget = (typeof ArgTarget)[keyof typeof ArgTarget];
+
+const FLAGS_OF: Record<ArgTarget, readonly string[]> = {
+    [ArgTarget.Kubelet]: KUBELET_FLAGS,
+    [ArgTarget.KubeControllerManager]: KUBE_CONTROLLER_MANAGER_FLAGS,
+    [ArgTarget.KubeApiServer]: KUBE_APISERVER_FLAGS,
+};
+
+const PROFILE_FLAGS_OF: Record<ArgTarget, readonly string[]> = {
+    [ArgTarget.Kubelet]: FAILOVER_FLAGS.kubelet,
+    [ArgTarget.KubeControllerManager]: FAILOVER_FLAGS.kubeControllerManager,
+    [ArgTarget.KubeApiServer]: FAILOVER_FLAGS.kubeApiServer,
+};
+
+const PROFILE_LIST = Object.values(FailoverProfile)
+    .map((p) => JSON.stringify(p))
+    .join(", ");
+
+/** Splits `--name=value` / `name=value` into its parts (k3s adds the dashes itself). */
+export function parseExtraArg(arg: string): { name: string; value: string } | undefined {
+    const m = /^(?:--)?([a-z0-9][a-z0-9-]*)=([\s\S]*)$/.exec(arg);
+    return m ? { name: m[1], value: m[2] } : undefined;
+}
+
+/** Normalises an extra arg to the `name=value` form k3s expects in config.yaml. */
+export function normaliseExtraArg(arg: string): string {
+    const p = parseExtraArg(arg);
+    if (!p) throw new Error(`not a name=value argument: ${JSON.stringify(arg)}`);
+    return `${p.name}=${p.value}`;
+}
+
+/**
+ * Checks one extra-arg list: every entry `name=value`, every name a flag of the target component, no
+ * removed flag, none of the flags the failover profile owns.
+ */
+export function validateExtraArgs(args: readonly string[] | undefined, target: ArgTarget, path: string, profile: FailoverProfile): void {
+    (args ?? []).forEach((arg, i) => {
+        const at = `${path}[${i}]`;
+        if (typeof arg !== "string") {
+            throw new HybridInfraConfigError(at, `must be a string "name=value", got ${showValue(arg)}`, "write the flag as name=value, e.g. \"max-pods=200\"");
+        }
+        const parsed = parseExtraArg(arg);
+        if (!parsed) {
+            throw new HybridInfraConfigError(
+                at,
+                `must have the form "name=value", got ${showValue(arg)}`,
+                `write the ${target} flag without spaces around "=", e.g. "max-pods=200" or "--max-pods=200"`,
+            );
+        }
+        const { name, value } = parsed;
+        if (name === "pod-eviction-timeout") {
+            throw new HybridInfraConfigError(
+                at,
+                `sets "pod-eviction-timeout", which was removed in Kubernetes 1.27 (${target} refuses to start with it)`,
+                `remove it and choose k3s.failoverProfile (${PROFILE_LIST}); "fast" evicts pods in under 60 s`,
+            );
+        }
+        if (!FLAGS_OF[target].includes(name)) {
+            const guess = nearest(name, FLAGS_OF[target]);
+            throw new HybridInfraConfigError(
+                at,
+                `unknown ${target} flag ${JSON.stringify(name)} in ${showValue(arg)} (checked against Kubernetes ${K3S_FLAGS_VERSION} as embedded by k3s)`,
+                guess !== undefined
+                    ? `did you mean ${JSON.stringify(guess)}? Write it as ${JSON.stringify(`${guess}=${value}`)}`
+                    : `use a flag listed by \`${target} --help\`, written as name=value`,
+            );
+        }
+        if (PROFILE_FLAGS_OF[target].includes(name)) {
+            throw new HybridInfraConfigError(
+                at,
+                `sets ${JSON.stringify(name)}, which the failover profile ${JSON.stringify(profile)} controls (the exported eviction bound is computed from it)`,
+                `remove it and choose k3s.failoverProfile (${PROFILE_LIST})`,
+            );
+        }
+    });
+}
+
+/** Checks version/channel/mirror/airgap. `path` is the prefix of the keys, e.g. `k3s`. */
+export function validateInstall(install: K3sInstallArgs, path: string): void {
+    if (install.version !== undefined && (typeof install.version !== "string" || !K3S_VERSION_RE.test(install.version))) {
+        throw new HybridInfraConfigError(
+            `${path}.version`,
+            `is not a k3s version, got ${showValue(install.version)}`,
+            'use a k3s release tag such as "v1.31.4+k3s1" (see https://github.com/k3s-io/k3s/releases), or remove it and set the channel',
+        );
+    }
+    if (install.version !== undefined && install.channel !== undefined) {
+        throw new HybridInfraConfigError(
+            `${path}.channel`,
+            `is ${showValue(install.channel)} but ${path}.version is also set (${showValue(install.version)})`,
+            "set either a version (pinned, upgrades when changed) or a channel, not both",
+        );
+    }
+    if (install.channel !== undefined && !/^[a-z0-9][a-z0-9.+-]*$/.test(install.channel)) {
+        throw new HybridInfraConfigError(`${path}.channel`, `is not a k3s channel name, got ${showValue(install.channel)}`, 'use "stable", "latest" or a minor line such as "v1.31"');
+    }
+    if (install.mirrorUrl !== undefined) {
+        let ok = false;
+        try {
+            const u = new URL(install.mirrorUrl);
+            ok = (u.protocol === "https:" || u.protocol === "http:") && u.search === "" && u.hash === "" && !/['"\s]/.test(install.mirrorUrl);
+        } catch {
+            ok = false;
+        }
+        if (!ok) {
+            throw new HybridInfraConfigError(
+                `${path}.mirrorUrl`,
+                `is not an http(s) base URL, got ${showValue(install.mirrorUrl)}`,
+                'use the mirror\'s base URL, e.g. "https://rancher-mirror.rancher.cn"',
+            );
+        }
+    }
+    if (install.airgap !== undefined) {
+        for (const key of ["binaryPath", "imagesPath"] as const) {
+            const v = install.airgap[key];
+            if (typeof v !== "string" || v.trim() === "") {
+                throw new HybridInfraConfigError(`${path}.airgap.${key}`, `is empty, got ${showValue(v)}`, "give the local path of the downloaded k3s release file");
+            }
+        }
+        if (install.mirrorUrl !== undefined) {
+            throw new HybridInfraConfigError(`${path}.mirrorUrl`, "is set together with airgap, which downloads nothing", "remove one of them");
+        }
+    }
+}
+
+const LABEL_NAME_RE = /^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*\/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$/;
+const LABEL_VALUE_RE = /^([A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)?$/;
+const TAINT_RE = /^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*\/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?(=([A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)?)?:(NoSchedule|PreferNoSchedule|NoExecute)$/;
+const DNS_NAME_RE = /^(?=.{1,253}$)[A-Za-z0-9]([-A-Za-z0-9]*[A-Za-z0-9])?(\.[A-Za-z0-9]([-A-Za-z0-9]*[A-Za-z0-9])?)*$/;
+
+/** A bare IP address or DNS name (no scheme, port or path). */
+export function isHostAddress(value: unknown): boolean {
+    return typeof value === "string" && (isIp(value) || DNS_NAME_RE.test(value));
+}
+const IFACE_RE = /^[A-Za-z0-9_.-]{1,15}$/;
+
+/** Checks one node's k3s fields (not its SSH fields). */
+export function validateK3sNode(n: K3sNodeArgs, at: string): void {
+    if (!Object.values(NodeRole).includes(n.role)) {
+        throw new HybridInfraConfigError(`${at}.role`, `must be "server" or "agent", got ${showValue(n.role)}`, 'use "server" for the control plane and "agent" for workers');
+    }
+    if (typeof n.location !== "string" || !LABEL_VALUE_RE.test(n.location) || n.location === "") {
+        throw new HybridInfraConfigError(
+            `${at}.location`,
+            `must be a label value (letters, digits, '-', '_', '.', at most 63), got ${showValue(n.location)}`,
+            "use a short name such as `tokyo` or `home`",
+        );
+    }
+    if (typeof n.overlayAddress === "string" && !isIp(n.overlayAddress)) {
+        throw new HybridInfraConfigError(`${at}.overlayAddress`, `is not an IP address, got ${showValue(n.overlayAddress)}`, "use the node's address on the overlay, e.g. 10.100.0.2");
+    }
+    if (n.publicAddress !== undefined && !isHostAddress(n.publicAddress)) {
+        throw new HybridInfraConfigError(`${at}.publicAddress`, `is not an IP address or DNS name, got ${showValue(n.publicAddress)}`, "use a bare address without scheme or port, e.g. 203.0.113.10");
+    }
+    for (const [k, v] of Object.entries(n.labels ?? {})) {
+        if (!LABEL_NAME_RE.test(k)) {
+            throw new HybridInfraConfigError(`${at}.labels`, `has a key that is not a Kubernetes label name: ${showValue(k)}`, "use [prefix/]name with letters, digits, '-', '_', '.'");
+        }
+        if (typeof v !== "string" || !LABEL_VALUE_RE.test(v)) {
+            throw new HybridInfraConfigError(`${at}.labels.${k}`, `is not a Kubernetes label value, got ${showValue(v)}`, "use at most 63 letters, digits, '-', '_', '.' (starting and ending alphanumeric)");
+        }
+        if (k === "topology.kubernetes.io/region") {
+            throw new HybridInfraConfigError(`${at}.labels.${k}`, `is set by HybridInfra from ${at}.location`, "remove the label and set the location instead");
+        }
+    }
+    (n.taints ?? []).forEach((t, i) => {
+        if (typeof t !== "string" || !TAINT_RE.test(t)) {
+            throw new HybridInfraConfigError(
+                `${at}.taints[${i}]`,
+                `is not a taint, got ${showValue(t)}`,
+                'write key=value:Effect or key:Effect with Effect NoSchedule, PreferNoSchedule or NoExecute, e.g. "edge=true:NoSchedule"',
+            );
+        }
+    });
+}
+
+function validateCidr(value: string | undefined, path: string, example: string): void {
+    if (value === undefined) return;
+    const m = /^([^/]+)\/(\d{1,3})$/.exec(value);
+    const ok = m !== null && isIp(m[1]) && Number(m[2]) <= (m[1].includes(":") ? 128 : 32);
+    if (!ok) throw new HybridInfraConfigError(path, `is not a CIDR, got ${showValue(value)}`, `use a network such as ${example}`);
+}
+
+/**
+ * Validates a whole cluster before any resource is registered. Node paths are `hosts[i]…`, cluster paths
+ * `k3s.…`.
+ */
+export function validateK3sCluster(args: K3sClusterArgs): void {
+    if (!Array.isArray(args.nodes) || args.nodes.length === 0) {
+        throw new HybridInfraConfigError("hosts", `has no machines, got ${showValue(args.nodes)}`, "list at least one host with role \"server\"");
+    }
+    validateSshHosts(args.nodes, "hosts");
+    args.nodes.forEach((n, i) => validateK3sNode(n, `hosts[${i}]`));
+    if (typeof args.interfaceName !== "string" || !IFACE_RE.test(args.interfaceName)) {
+        throw new HybridInfraConfigError("k3s.interfaceName", `is not a network interface name, got ${showValue(args.interfaceName)}`, 'use the overlay interface, e.g. "wg0" or "tailscale0"');
+    }
+    validateInstall(args, "k3s");
+
+    const servers = args.nodes.filter((n) => n.role === NodeRole.Server);
+    if (servers.length === 0) {
+        const i = args.nodes.findIndex((n) => n.role === NodeRole.Agent);
+        throw new HybridInfraConfigError(
+            `hosts[${i}].role`,
+            `is "agent" but no host has role "server", so ${showValue(args.nodes[i].name)} has no server to join`,
+            'give at least one host role "server" (the first server initialises the cluster)',
+        );
+    }
+    const names = servers.map((s) => s.name).join(", ");
+    if (args.datastore !== undefined && !Object.values(Datastore).includes(args.datastore)) {
+        throw new HybridInfraConfigError("k3s.datastore", `is not a datastore, got ${showValue(args.datastore)}`, 'use "sqlite", "etcd" or "external"');
+    }
+    const datastore = args.datastore ?? (servers.length === 1 ? Datastore.Sqlite : Datastore.Etcd);
+    if (datastore === Datastore.Sqlite && servers.length > 1) {
+        throw new HybridInfraConfigError(
+            "k3s.datastore",
+            `is "sqlite" but ${servers.length} hosts have role "server" (${names}); sqlite lives on one server and cannot be shared`,
+            'use "etcd" (an odd number of servers in one location), or "external" with k3s.datastoreEndpoint, or keep one server',
+        );
+    }
+    if (datastore === Datastore.Etcd) {
+        if (servers.length % 2 === 0) {
+            throw new HybridInfraConfigError(
+                "k3s.datastore",
+                `is "etcd" with ${servers.length} servers (${names}); embedded etcd needs an odd number of servers to keep quorum`,
+                'use 1, 3 or 5 servers, or datastore "external"',
+            );
+        }
+        const locations = new Map<string, string[]>();
+        for (const s of servers) locations.set(s.location, [...(locations.get(s.location) ?? []), s.name]);
+        if (locations.size > 1 && args.allowEtcdAcrossLocations !== true) {
+            const where = [...locations].map(([loc, hs]) => `${loc}: ${hs.join(", ")}`).join("; ");
+            throw new HybridInfraConfigError(
+                "k3s.datastore",
+                `is "etcd" but the servers are in ${locations.size} locations (${where}); etcd across a WAN is not supported upstream`,
+                'put all servers in one location, use datastore "external", or set k3s.allowEtcdAcrossLocations: true to accept the risk',
+            );
+        }
+    }
+    if (datastore === Datastore.External && args.datastoreEndpoint === undefined) {
+        throw new HybridInfraConfigError(
+            "k3s.datastoreEndpoint",
+            'is missing but k3s.datastore is "external"',
+            "set it as a secret, e.g. `pulumi config set --secret k3sDatastoreEndpoint 'mysql://k3s:…@tcp(db:3306)/k3s'`",
+        );
+    }
+    if (datastore !== Datastore.External && args.datastoreEndpoint !== undefined) {
+        throw new HybridInfraConfigError("k3s.datastoreEndpoint", `is set but k3s.datastore is ${JSON.stringify(datastore)}`, 'remove it, or set k3s.datastore to "external"');
+    }
+    const profile = args.failoverProfile ?? FailoverProfile.Default;
+    if (!Object.values(FailoverProfile).includes(profile)) {
+        throw new HybridInfraConfigError("k3s.failoverProfile", `is not a failover profile, got ${showValue(profile)}`, `use one of ${PROFILE_LIST}`);
+    }
+    (args.disable ?? []).forEach((d, i) => {
+        if (!K3S_DISABLE_ITEMS.includes(d)) {
+            const guess = nearest(d, K3S_DISABLE_ITEMS);
+            throw new HybridInfraConfigError(
+                `k3s.disable[${i}]`,
+                `is not a packaged k3s component, got ${showValue(d)}`,
+                guess !== undefined ? `did you mean ${JSON.stringify(guess)}?` : `use one of ${K3S_DISABLE_ITEMS.join(", ")}`,
+            );
+        }
+    });
+    validateExtraArgs(args.kubeletArgs, ArgTarget.Kubelet, "k3s.kubeletArgs", profile);
+    validateExtraArgs(args.kubeControllerManagerArgs, ArgTarget.KubeControllerManager, "k3s.kubeControllerManagerArgs", profile);
+    validateExtraArgs(args.kubeApiServerArgs, ArgTarget.KubeApiServer, "k3s.kubeApiServerArgs", profile);
+    validateCidr(args.clusterCidr, "k3s.clusterCidr", "10.42.0.0/16");
+    validateCidr(args.serviceCidr, "k3s.serviceCidr", "10.43.0.0/16");
+    if (args.kubeconfigEndpoint !== undefined && !isHostAddress(args.kubeconfigEndpoint)) {
+        throw new HybridInfraConfigError(
+            "k3s.kubeconfigEndpoint",
+            `must be a bare IP address or DNS name, got ${showValue(args.kubeconfigEndpoint)}`,
+            'drop the scheme and port (":6443" is added), e.g. "k3s.example.com"',
+        );
+    }
+}
