@@ -1,0 +1,105 @@
+import * as pulumi from "@pulumi/pulumi";
+import * as command from "@pulumi/command";
+import * as random from "@pulumi/random";
+import { getInternals, setInternals } from "../util/internals";
+import { wireguardPublicKey } from "./keys";
+import { WireGuardMeshArgs } from "./model";
+import { WireGuardNode, wireGuardNodeInternals, WireGuardPeerArgs } from "./node";
+import { OverlayPlan, planOverlay } from "./plan";
+
+/** What composition needs from a mesh: the plan and, per host, its node and steps. */
+export interface WireGuardMeshInternals {
+    readonly plan: OverlayPlan;
+    readonly nodes: Record<
+        string,
+        {
+            readonly node: WireGuardNode;
+            readonly installStep: command.remote.Command;
+            readonly configStep: command.remote.Command;
+            /** Overlay address (known at plan time). */
+            readonly address: string;
+        }
+    >;
+}
+
+/**
+ * A WireGuard overlay over all hosts: one key per host, addresses and peers planned for the topology,
+ * and a `WireGuardNode` per host (named `<mesh>-<host>`).
+ */
+export class WireGuardMesh extends pulumi.ComponentResource {
+    /** Overlay address by host name. */
+    public readonly addresses: pulumi.Output<Record<string, string>>;
+    /** WireGuard public key by host name. */
+    public readonly publicKeys: pulumi.Output<Record<string, string>>;
+    /** The interface name on every host (k3s's flannel interface). */
+    public readonly interfaceName: pulumi.Output<string>;
+
+    constructor(name: string, args: WireGuardMeshArgs, opts?: pulumi.ComponentResourceOptions) {
+        super("hybridinfra:index:WireGuardMesh", name, {}, opts);
+        const plan = planOverlay(args);
+        const hostsByName = new Map(args.hosts.map((h) => [h.name, h]));
+
+        const privateKeys: Record<string, pulumi.Output<string>> = {};
+        const publicKeys: Record<string, pulumi.Output<string>> = {};
+        for (const n of plan.nodes) {
+            const key = new random.RandomBytes(`${name}-${n.name}-wg-key`, { length: 32 }, { parent: this });
+            privateKeys[n.name] = pulumi.secret(key.base64);
+            publicKeys[n.name] = pulumi.unsecret(privateKeys[n.name].apply(wireguardPublicKey));
+        }
+        const psks = new Map<string, pulumi.Output<string>>();
+        if (plan.presharedKeys) {
+            for (const [a, b] of plan.pairs) {
+                const psk = new random.RandomBytes(`${name}-psk-${a}-${b}`, { length: 32 }, { parent: this });
+                psks.set(`${a}/${b}`, pulumi.secret(psk.base64));
+            }
+        }
+        const pskOf = (a: string, b: string): pulumi.Output<string> | undefined => psks.get(a < b ? `${a}/${b}` : `${b}/${a}`);
+
+        const nodes: WireGuardMeshInternals["nodes"] = {};
+        for (const n of plan.nodes) {
+            const host = hostsByName.get(n.name)!;
+            const peers: WireGuardPeerArgs[] = n.peers.map((p) => {
+                const psk = p.presharedKey ? pskOf(n.name, p.name) : undefined;
+                return {
+                    name: p.name,
+                    publicKey: publicKeys[p.name],
+                    ...(p.endpoint !== undefined ? { endpoint: p.endpoint } : {}),
+                    allowedIps: [...p.allowedIps],
+                    ...(p.persistentKeepalive !== undefined ? { persistentKeepalive: p.persistentKeepalive } : {}),
+                    ...(psk !== undefined ? { presharedKey: psk } : {}),
+                };
+            });
+            const node = new WireGuardNode(
+                `${name}-${n.name}`,
+                {
+                    host,
+                    ...(host.jumpHost !== undefined ? { jumpHost: hostsByName.get(host.jumpHost)! } : {}),
+                    address: n.address,
+                    overlayCidr: plan.cidr,
+                    interfaceName: plan.interfaceName,
+                    listenPort: plan.listenPort,
+                    mtu: n.mtu,
+                    privateKey: privateKeys[n.name],
+                    peers,
+                    forward: n.forward,
+                    lan: [...n.lan],
+                    openListenPort: n.openListenPort,
+                },
+                { parent: this, ...(opts?.dependsOn !== undefined ? { dependsOn: opts.dependsOn } : {}) },
+            );
+            const steps = wireGuardNodeInternals(node);
+            nodes[n.name] = { node, installStep: steps.installStep, configStep: steps.configStep, address: n.address };
+        }
+
+        this.addresses = pulumi.output(Object.fromEntries(plan.nodes.map((n) => [n.name, n.address])));
+        this.publicKeys = pulumi.all(publicKeys);
+        this.interfaceName = pulumi.output(plan.interfaceName);
+        setInternals<WireGuardMeshInternals>(this, { plan, nodes });
+        this.registerOutputs({ addresses: this.addresses, publicKeys: this.publicKeys, interfaceName: this.interfaceName });
+    }
+}
+
+/** The plan, nodes and host steps of a mesh, for composing later steps (k3s) after them. */
+export function wireGuardMeshInternals(mesh: WireGuardMesh): WireGuardMeshInternals {
+    return getInternals<WireGuardMeshInternals>(mesh);
+}

@@ -1,0 +1,262 @@
+import * as pulumi from "@pulumi/pulumi";
+import * as command from "@pulumi/command";
+import { connectionFor } from "../host/connection";
+import { SshHostArgs, validateSshHosts } from "../host/model";
+import { encodeSecretStdin, renderHostScript } from "../host/script";
+import { remoteStep } from "../host/step";
+import { cidrContains, cidrLast, parseCidr, parseIpv4 } from "../util/cidr";
+import { HybridInfraConfigError, showValue } from "../util/errors";
+import { getInternals, setInternals } from "../util/internals";
+import { wireguardPublicKey } from "./keys";
+import { MAX_MTU, MIN_MTU, OVERLAY_DEFAULTS } from "./model";
+import {
+    PRIVATE_KEY_SECRET,
+    presharedKeySecret,
+    renderConfigBody,
+    renderConfigDeleteBody,
+    renderInstallBody,
+    renderInstallDeleteBody,
+    WgInterfaceSpec,
+} from "./render";
+import { parseEndpoint } from "./validate";
+
+/** One `[Peer]` of a WireGuard interface. */
+export interface WireGuardPeerArgs {
+    /** Name of the peer (a host name; used in comments and the preshared key's secret name). */
+    readonly name: string;
+    /** The peer's public key (base64). */
+    readonly publicKey: pulumi.Input<string>;
+    /**
+     * `host:port` at which this node reaches the peer.
+     * @default none: the peer is behind NAT and connects to this node
+     */
+    readonly endpoint?: string;
+    /** Overlay addresses and CIDRs routed to the peer, e.g. `["10.100.0.7/32", "192.168.50.0/24"]`. */
+    readonly allowedIps: string[];
+    /**
+     * Keepalive interval in seconds (set it when this node is behind NAT).
+     * @default none
+     */
+    readonly persistentKeepalive?: number;
+    /**
+     * Preshared key shared with this peer (base64 of 32 bytes). Treated as a secret.
+     * @default none
+     */
+    readonly presharedKey?: pulumi.Input<string>;
+}
+
+/** One host's WireGuard interface: explicit values, usable without a `WireGuardMesh`. */
+export interface WireGuardNodeArgs {
+    /** How to reach the host over SSH. */
+    readonly host: SshHostArgs;
+    /**
+     * The SSH jump host named by `host.jumpHost`.
+     * @default none (required when `host.jumpHost` is set)
+     */
+    readonly jumpHost?: SshHostArgs;
+    /** The node's overlay address, e.g. `10.100.0.23`. */
+    readonly address: string;
+    /**
+     * The overlay network; its prefix goes on the address.
+     * @default "10.100.0.0/24"
+     */
+    readonly overlayCidr?: string;
+    /**
+     * Interface name.
+     * @default "wg0"
+     */
+    readonly interfaceName?: string;
+    /**
+     * UDP listen port.
+     * @default 51820
+     */
+    readonly listenPort?: number;
+    /**
+     * Interface MTU.
+     * @default 1420
+     */
+    readonly mtu?: number;
+    /** The private key (base64 of 32 bytes). Secret: it reaches the host only on stdin. */
+    readonly privateKey: pulumi.Input<string>;
+    /** The peers. */
+    readonly peers: WireGuardPeerArgs[];
+    /**
+     * Forward IP traffic (hubs, location gateways, subnet routers): `ip_forward` and FORWARD rules
+     * between the overlay and `lan`.
+     * @default false, true when `lan` is not empty
+     */
+    readonly forward?: boolean;
+    /**
+     * LANs this node routes into (subnet router): forwarded and masqueraded from the overlay.
+     * @default none
+     */
+    readonly lan?: string[];
+    /**
+     * Accept the listen port in the host firewall (INPUT).
+     * @default same as `forward`
+     */
+    readonly openListenPort?: boolean;
+}
+
+/** What composition needs from a node. */
+export interface WireGuardNodeInternals {
+    readonly installStep: command.remote.Command;
+    readonly configStep: command.remote.Command;
+}
+
+/** Checks a node's arguments (pure). Paths are relative to `path`, e.g. `node.peers[1].allowedIps[0]`. */
+export function validateWireGuardNode(args: WireGuardNodeArgs, path = "node"): void {
+    validateSshHosts([args.host, ...(args.jumpHost !== undefined ? [args.jumpHost] : [])], `${path}.host`);
+    if (args.host.jumpHost !== undefined && args.jumpHost?.name !== args.host.jumpHost) {
+        throw new HybridInfraConfigError(
+            `${path}.jumpHost`,
+            `must be the SSH host ${JSON.stringify(args.host.jumpHost)} named by host.jumpHost, got ${showValue(args.jumpHost?.name)}`,
+            "pass the jump host's SSH settings as jumpHost",
+        );
+    }
+    const overlayText = args.overlayCidr ?? OVERLAY_DEFAULTS.cidr;
+    const overlay = parseCidr(overlayText);
+    if (overlay === undefined || overlay.hostBitsSet || overlay.prefix > 30) {
+        throw new HybridInfraConfigError(`${path}.overlayCidr`, `is not an IPv4 network of /30 or larger, got ${showValue(overlayText)}`, `use e.g. "${OVERLAY_DEFAULTS.cidr}"`);
+    }
+    const ip = parseIpv4(args.address);
+    if (ip === undefined || !cidrContains(overlay, ip) || ip === overlay.network || ip === cidrLast(overlay)) {
+        throw new HybridInfraConfigError(`${path}.address`, `must be a host address inside ${overlay.text}, got ${showValue(args.address)}`, "use an address from the overlay CIDR");
+    }
+    if (args.mtu !== undefined && (!Number.isInteger(args.mtu) || args.mtu < MIN_MTU || args.mtu > MAX_MTU)) {
+        throw new HybridInfraConfigError(`${path}.mtu`, `must be an integer from ${MIN_MTU} to ${MAX_MTU}, got ${showValue(args.mtu)}`, `use ${OVERLAY_DEFAULTS.mtu}`);
+    }
+    if (args.listenPort !== undefined && (!Number.isInteger(args.listenPort) || args.listenPort < 1 || args.listenPort > 65535)) {
+        throw new HybridInfraConfigError(`${path}.listenPort`, `must be an integer from 1 to 65535, got ${showValue(args.listenPort)}`, "use 51820");
+    }
+    const names = new Set<string>();
+    args.peers.forEach((p, i) => {
+        const at = `${path}.peers[${i}]`;
+        if (!/^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/.test(p.name) || names.has(p.name)) {
+            throw new HybridInfraConfigError(`${at}.name`, `must be a unique lowercase DNS label, got ${showValue(p.name)}`, "use the peer's host name");
+        }
+        names.add(p.name);
+        if (p.endpoint !== undefined && parseEndpoint(p.endpoint)?.port === undefined) {
+            throw new HybridInfraConfigError(`${at}.endpoint`, `must be host:port, got ${showValue(p.endpoint)}`, 'write e.g. "203.0.113.10:51820"');
+        }
+        p.allowedIps.forEach((a, j) => {
+            const c = parseCidr(a);
+            if (c === undefined || c.hostBitsSet) {
+                throw new HybridInfraConfigError(`${at}.allowedIps[${j}]`, `is not an IPv4 CIDR without host bits, got ${showValue(a)}`, 'write e.g. "10.100.0.7/32"');
+            }
+        });
+        if (p.persistentKeepalive !== undefined && (!Number.isInteger(p.persistentKeepalive) || p.persistentKeepalive < 1 || p.persistentKeepalive > 65535)) {
+            throw new HybridInfraConfigError(`${at}.persistentKeepalive`, `must be an integer from 1 to 65535, got ${showValue(p.persistentKeepalive)}`, "use 25");
+        }
+    });
+    (args.lan ?? []).forEach((l, j) => {
+        const c = parseCidr(l);
+        if (c === undefined || c.hostBitsSet) {
+            throw new HybridInfraConfigError(`${path}.lan[${j}]`, `is not an IPv4 CIDR without host bits, got ${showValue(l)}`, 'write e.g. "192.168.50.0/24"');
+        }
+    });
+}
+
+/** A command step whose body may still be an Output (the config text holds the peers' public keys). */
+function configCommand(
+    name: string,
+    args: { host: string; connection: pulumi.Input<command.types.input.remote.ConnectionArgs>; create: pulumi.Output<string>; delete: string; secrets: Record<string, pulumi.Input<string>> },
+    opts: pulumi.CustomResourceOptions,
+): command.remote.Command {
+    const create = args.create.apply((body) => renderHostScript({ host: args.host, step: "wg-config", body, readsSecrets: true }).command);
+    const del = renderHostScript({ host: args.host, step: "wg-config-delete", body: args.delete });
+    const stdin = pulumi.secret(pulumi.all(args.secrets).apply((values) => encodeSecretStdin(values as Record<string, string>)));
+    return new command.remote.Command(
+        name,
+        {
+            connection: args.connection,
+            create,
+            update: create,
+            delete: del.command,
+            stdin,
+            logging: command.types.enums.remote.Logging.StdoutAndStderr,
+        },
+        opts,
+    );
+}
+
+/**
+ * The WireGuard interface of one host: a `wg-install` step (tools, userspace fallback) and a `wg-config`
+ * step (config file, live `wg syncconf`, boot, forwarding and firewall), the second after the first.
+ */
+export class WireGuardNode extends pulumi.ComponentResource {
+    /** The node's overlay address. */
+    public readonly address: pulumi.Output<string>;
+    /** The node's public key (base64). */
+    public readonly publicKey: pulumi.Output<string>;
+    /** The WireGuard interface name (k3s's flannel interface). */
+    public readonly interfaceName: pulumi.Output<string>;
+
+    constructor(name: string, args: WireGuardNodeArgs, opts?: pulumi.ComponentResourceOptions) {
+        super("hybridinfra:index:WireGuardNode", name, {}, opts);
+        validateWireGuardNode(args);
+        const interfaceName = args.interfaceName ?? OVERLAY_DEFAULTS.interfaceName;
+        const lan = args.lan ?? [];
+        const forward = args.forward ?? lan.length > 0;
+        const openListenPort = args.openListenPort ?? forward;
+        const hosts = new Map([[args.host.name, args.host], ...(args.jumpHost !== undefined ? ([[args.jumpHost.name, args.jumpHost]] as const) : [])]);
+        const connection = connectionFor(args.host, hosts);
+        const privateKey = pulumi.secret(args.privateKey);
+
+        const installStep = remoteStep(
+            `${name}-wg-install`,
+            {
+                host: args.host.name,
+                step: "wg-install",
+                connection,
+                create: renderInstallBody({ interfaceName, firewall: forward || openListenPort }),
+                delete: renderInstallDeleteBody(),
+            },
+            { parent: this, ...(opts?.dependsOn !== undefined ? { dependsOn: opts.dependsOn } : {}) },
+        );
+
+        const secrets: Record<string, pulumi.Input<string>> = { [PRIVATE_KEY_SECRET]: privateKey };
+        for (const p of args.peers) {
+            if (p.presharedKey !== undefined) secrets[presharedKeySecret(p.name)] = pulumi.secret(p.presharedKey);
+        }
+        // Public keys are public: unsecret them so the config text stays visible in `pulumi preview --diff`.
+        const peerKeys = pulumi.unsecret(pulumi.all(args.peers.map((p) => p.publicKey)));
+        const spec = peerKeys.apply(
+            (keys): WgInterfaceSpec => ({
+                host: args.host.name,
+                interfaceName,
+                address: args.address,
+                overlayCidr: parseCidr(args.overlayCidr ?? OVERLAY_DEFAULTS.cidr)!.text,
+                listenPort: args.listenPort ?? OVERLAY_DEFAULTS.listenPort,
+                mtu: args.mtu ?? OVERLAY_DEFAULTS.mtu,
+                forward,
+                openListenPort,
+                lan: lan.map((l) => parseCidr(l)!.text),
+                peers: args.peers.map((p, i) => ({
+                    name: p.name,
+                    publicKey: keys[i],
+                    ...(p.endpoint !== undefined ? { endpoint: p.endpoint } : {}),
+                    allowedIps: p.allowedIps,
+                    ...(p.persistentKeepalive !== undefined ? { persistentKeepalive: p.persistentKeepalive } : {}),
+                    presharedKey: p.presharedKey !== undefined,
+                })),
+            }),
+        );
+        const configStep = configCommand(
+            `${name}-wg-config`,
+            { host: args.host.name, connection, create: spec.apply(renderConfigBody), delete: renderConfigDeleteBody({ interfaceName }), secrets },
+            { parent: this, dependsOn: [installStep] },
+        );
+
+        this.address = pulumi.output(args.address);
+        this.publicKey = pulumi.unsecret(privateKey.apply(wireguardPublicKey));
+        this.interfaceName = pulumi.output(interfaceName);
+        setInternals<WireGuardNodeInternals>(this, { installStep, configStep });
+        this.registerOutputs({ address: this.address, publicKey: this.publicKey, interfaceName: this.interfaceName });
+    }
+}
+
+/** The host steps of a node, for ordering other steps after them. */
+export function wireGuardNodeInternals(node: WireGuardNode): WireGuardNodeInternals {
+    return getInternals<WireGuardNodeInternals>(node);
+}

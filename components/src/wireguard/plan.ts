@@ -1,0 +1,277 @@
+import * as crypto from "node:crypto";
+import { cidr as parseCidrStrict, formatIpv4, Ipv4Cidr, parseIpv4, usableHostCount } from "../util/cidr";
+import { OVERLAY_DEFAULTS, Topology, WireGuardHostArgs, WireGuardMeshArgs } from "./model";
+import { locationGateways, parseEndpoint, validateOverlay } from "./validate";
+
+/** One `[Peer]` section of a node's config, before keys are known. */
+export interface PlannedPeer {
+    /** Host name of the peer. */
+    readonly name: string;
+    /** `host:port` to reach the peer at; absent when the peer is behind NAT (it connects to us). */
+    readonly endpoint?: string;
+    /** Overlay addresses (/32) and CIDRs routed to this peer. */
+    readonly allowedIps: readonly string[];
+    /** Set when this node is behind NAT: it keeps the mapping open. */
+    readonly persistentKeepalive?: number;
+    /** The pair shares a preshared key. */
+    readonly presharedKey: boolean;
+}
+
+/** What one host of the overlay gets. */
+export interface PlannedNode {
+    readonly name: string;
+    readonly location: string;
+    /** Overlay address (no prefix). */
+    readonly address: string;
+    readonly mtu: number;
+    /** `host:port` others use, absent behind NAT. */
+    readonly endpoint?: string;
+    readonly nat: boolean;
+    readonly hub: boolean;
+    /** Location gateway (`locations` topology only). */
+    readonly gateway: boolean;
+    /** Forwards IP traffic: hubs, location gateways and subnet routers. */
+    readonly forward: boolean;
+    /** Opens the WireGuard UDP port in the host firewall: forwarders and hosts with a public endpoint. */
+    readonly openListenPort: boolean;
+    /** LANs this host advertises (it forwards and masquerades into them). */
+    readonly lan: readonly string[];
+    readonly peers: readonly PlannedPeer[];
+}
+
+/** The whole overlay, decided from validated arguments. Pure data. */
+export interface OverlayPlan {
+    readonly topology: Topology;
+    /** Overlay CIDR, canonical. */
+    readonly cidr: string;
+    readonly prefix: number;
+    readonly interfaceName: string;
+    readonly listenPort: number;
+    readonly keepalive: number;
+    readonly presharedKeys: boolean;
+    /** Nodes in the order of the hosts. */
+    readonly nodes: readonly PlannedNode[];
+    /** Host pairs that peer directly, each sorted by name, in a stable order (preshared keys). */
+    readonly pairs: readonly (readonly [string, string])[];
+}
+
+function hashOffset(name: string, usable: number): number {
+    const digest = crypto.createHash("sha256").update(`hybridinfra-overlay/${name}`).digest();
+    // 48 bits keep the modulo bias negligible for any block size.
+    return digest.readUIntBE(0, 6) % usable;
+}
+
+/**
+ * The address a host would get in an empty overlay: the start of its probe sequence. Depends only on
+ * the host name and the CIDR.
+ */
+export function preferredAddress(name: string, overlayCidr: string): string {
+    const c = parseCidrStrict(overlayCidr);
+    return formatIpv4(c.network + 1 + hashOffset(name, usableHostCount(c)));
+}
+
+/**
+ * Overlay addresses by host name.
+ *
+ * Pinned addresses are reserved first. Then, in the order of the list, each host takes the first free
+ * address of its own probe sequence (a hash of its name, then the following addresses, skipping the
+ * network and broadcast addresses). The result therefore:
+ * - never depends on hosts later in the list: appending a host moves no one;
+ * - gives most hosts the address preferred by their name alone, whatever other hosts exist; a host that
+ *   got its preferred address keeps it when any other host is removed, and when a host is inserted
+ *   anywhere whose own preferred address is free.
+ * Only hosts that lost a hash collision to an earlier host can move when that host is inserted before
+ * them or removed; pin `overlayAddress` to rule that out. (A pure function of the host set cannot do
+ * better: two names preferring one address would each need it.)
+ */
+export function planOverlayAddresses(hosts: readonly Pick<WireGuardHostArgs, "name" | "overlayAddress">[], overlayCidr: string): Record<string, string> {
+    const c: Ipv4Cidr = parseCidrStrict(overlayCidr);
+    const usable = usableHostCount(c);
+    if (usable < hosts.length) throw new Error(`${c.text} has room for ${usable} hosts, got ${hosts.length}`);
+    const taken = new Set<number>();
+    const out: Record<string, string> = {};
+    for (const h of hosts) {
+        if (h.overlayAddress === undefined) continue;
+        const ip = parseIpv4(h.overlayAddress);
+        if (ip === undefined) throw new Error(`bad pinned address ${h.overlayAddress} (validateOverlay was not called)`);
+        taken.add(ip - c.network - 1);
+        out[h.name] = formatIpv4(ip);
+    }
+    for (const h of hosts) {
+        if (h.overlayAddress !== undefined) continue;
+        let offset = hashOffset(h.name, usable);
+        while (taken.has(offset)) offset = (offset + 1) % usable;
+        taken.add(offset);
+        out[h.name] = formatIpv4(c.network + 1 + offset);
+    }
+    return out;
+}
+
+interface Resolved {
+    readonly args: WireGuardMeshArgs;
+    readonly topology: Topology;
+    readonly overlay: Ipv4Cidr;
+    readonly listenPort: number;
+    readonly keepalive: number;
+    readonly addresses: Record<string, string>;
+}
+
+function endpointOf(text: string, listenPort: number): string {
+    const e = parseEndpoint(text);
+    if (e === undefined) throw new Error(`bad endpoint ${text} (validateOverlay was not called)`);
+    return `${e.host}:${e.port ?? listenPort}`;
+}
+
+/** LANs of `target` that `viewer` routes through the overlay: none when both are in one location. */
+function lansFor(target: WireGuardHostArgs, viewer: WireGuardHostArgs): string[] {
+    return target.location === viewer.location ? [] : (target.lan ?? []).map((l) => parseCidrStrict(l).text);
+}
+
+/**
+ * The `[Peer]` sections of every host, by host name, for the topology. Expects validated arguments and
+ * the addresses from `planOverlayAddresses`.
+ */
+export function planPeers(args: WireGuardMeshArgs, addresses: Record<string, string>): Record<string, PlannedPeer[]> {
+    const r: Resolved = {
+        args,
+        topology: args.topology ?? OVERLAY_DEFAULTS.topology,
+        overlay: parseCidrStrict(args.cidr ?? OVERLAY_DEFAULTS.cidr),
+        listenPort: args.listenPort ?? OVERLAY_DEFAULTS.listenPort,
+        keepalive: args.keepalive ?? OVERLAY_DEFAULTS.keepalive,
+        addresses,
+    };
+    const hosts = args.hosts;
+    const psk = args.presharedKeys ?? OVERLAY_DEFAULTS.presharedKeys;
+    const ka = (viewer: WireGuardHostArgs): { persistentKeepalive?: number } =>
+        viewer.endpoint === undefined ? { persistentKeepalive: r.keepalive } : {};
+    const direct = (viewer: WireGuardHostArgs, target: WireGuardHostArgs, allowedIps: string[], endpoint?: string): PlannedPeer => ({
+        name: target.name,
+        ...(endpoint !== undefined ? { endpoint } : target.endpoint !== undefined ? { endpoint: endpointOf(target.endpoint, r.listenPort) } : {}),
+        allowedIps,
+        ...ka(viewer),
+        presharedKey: psk,
+    });
+    const self = (h: WireGuardHostArgs): string => `${addresses[h.name]}/32`;
+    const out: Record<string, PlannedPeer[]> = {};
+
+    switch (r.topology) {
+        case Topology.Hub: {
+            const hubs = hosts.filter((h) => h.hub === true);
+            const primary = hubs[0];
+            for (const n of hosts) {
+                if (n.hub === true) {
+                    out[n.name] = hosts.filter((m) => m !== n).map((m) => direct(n, m, [self(m), ...lansFor(m, n)]));
+                    continue;
+                }
+                out[n.name] = hubs.map((hub) => {
+                    if (hub !== primary) return direct(n, hub, [self(hub), ...lansFor(hub, n)]);
+                    // The whole overlay goes to the primary hub, so a new spoke changes no other spoke.
+                    const lans = hosts.filter((m) => m !== n && (m.hub !== true || m === primary)).flatMap((m) => lansFor(m, n));
+                    return direct(n, hub, [r.overlay.text, ...lans]);
+                });
+            }
+            break;
+        }
+        case Topology.Mesh: {
+            const relay = hosts.find((h) => h.hub === true);
+            for (const n of hosts) {
+                const relayed: string[] = [];
+                const peers: { target: WireGuardHostArgs; allowed: string[] }[] = [];
+                for (const m of hosts) {
+                    if (m === n) continue;
+                    if (n.endpoint !== undefined || m.endpoint !== undefined) peers.push({ target: m, allowed: [self(m), ...lansFor(m, n)] });
+                    else relayed.push(self(m), ...lansFor(m, n));
+                }
+                out[n.name] = peers.map(({ target, allowed }) => direct(n, target, target === relay ? [...allowed, ...relayed] : allowed));
+            }
+            break;
+        }
+        case Topology.Locations: {
+            const gws = locationGateways(hosts);
+            const gwOf = (loc: string): WireGuardHostArgs => hosts[gws.get(loc)!];
+            for (const n of hosts) {
+                const gw = gwOf(n.location);
+                const peers: PlannedPeer[] = [];
+                for (const m of hosts) {
+                    if (m === n || m.location !== n.location) continue;
+                    // Hosts of one location share a network: they meet at their SSH address unless public.
+                    const endpoint = endpointOf(m.endpoint ?? m.address, r.listenPort);
+                    if (m === gw) {
+                        const remoteLans = hosts.filter((x) => x.location !== n.location).flatMap((x) => lansFor(x, n));
+                        peers.push(direct(n, m, [self(m), r.overlay.text, ...remoteLans], endpoint));
+                    } else {
+                        peers.push(direct(n, m, [self(m)], endpoint));
+                    }
+                }
+                if (n === gw) {
+                    for (const [loc, gi] of gws) {
+                        if (loc === n.location) continue;
+                        const members = hosts.filter((x) => x.location === loc);
+                        peers.push(direct(n, hosts[gi], [...members.map(self), ...members.flatMap((x) => lansFor(x, n))]));
+                    }
+                }
+                out[n.name] = peers;
+            }
+            break;
+        }
+        default: {
+            const never: never = r.topology;
+            throw new Error(`unknown topology ${String(never)}`);
+        }
+    }
+    return out;
+}
+
+/** Validates the arguments and decides the whole overlay: addresses, peers, forwarding. Pure. */
+export function planOverlay(args: WireGuardMeshArgs): OverlayPlan {
+    validateOverlay(args);
+    const topology = args.topology ?? OVERLAY_DEFAULTS.topology;
+    const overlay = parseCidrStrict(args.cidr ?? OVERLAY_DEFAULTS.cidr);
+    const listenPort = args.listenPort ?? OVERLAY_DEFAULTS.listenPort;
+    const addresses = planOverlayAddresses(args.hosts, overlay.text);
+    const peers = planPeers(args, addresses);
+    const gws = topology === Topology.Locations ? new Set(locationGateways(args.hosts).values()) : new Set<number>();
+    const nodes: PlannedNode[] = args.hosts.map((h, i) => {
+        const lan = (h.lan ?? []).map((l) => parseCidrStrict(l).text);
+        const gateway = gws.has(i);
+        const hub = h.hub === true && topology !== Topology.Locations;
+        const forward = hub || gateway || lan.length > 0;
+        return {
+            name: h.name,
+            location: h.location,
+            address: addresses[h.name],
+            mtu: h.mtu ?? args.mtu ?? OVERLAY_DEFAULTS.mtu,
+            ...(h.endpoint !== undefined ? { endpoint: endpointOf(h.endpoint, listenPort) } : {}),
+            nat: h.endpoint === undefined,
+            hub,
+            gateway,
+            forward,
+            openListenPort: forward || h.endpoint !== undefined,
+            lan,
+            peers: peers[h.name],
+        };
+    });
+    const seen = new Set<string>();
+    const pairs: [string, string][] = [];
+    for (const n of nodes) {
+        for (const p of n.peers) {
+            const pair: [string, string] = n.name < p.name ? [n.name, p.name] : [p.name, n.name];
+            const key = pair.join("\u0000");
+            if (!seen.has(key)) {
+                seen.add(key);
+                pairs.push(pair);
+            }
+        }
+    }
+    return {
+        topology,
+        cidr: overlay.text,
+        prefix: overlay.prefix,
+        interfaceName: args.interfaceName ?? OVERLAY_DEFAULTS.interfaceName,
+        listenPort,
+        keepalive: args.keepalive ?? OVERLAY_DEFAULTS.keepalive,
+        presharedKeys: args.presharedKeys ?? OVERLAY_DEFAULTS.presharedKeys,
+        nodes,
+        pairs,
+    };
+}

@@ -1,0 +1,403 @@
+import { secretPlaceholder, writeFileSnippet } from "../host/script";
+import { shellQuote } from "../util/shell";
+import { OverlayPlan } from "./plan";
+
+/** One `[Peer]` with its public key known. */
+export interface WgPeerSpec {
+    readonly name: string;
+    readonly publicKey: string;
+    readonly endpoint?: string;
+    readonly allowedIps: readonly string[];
+    readonly persistentKeepalive?: number;
+    /** The config carries a `PresharedKey` placeholder, filled on the host from the `presharedKeySecret(name)` secret. */
+    readonly presharedKey: boolean;
+}
+
+/** Everything one host's WireGuard files and scripts are rendered from. Plain values only. */
+export interface WgInterfaceSpec {
+    readonly host: string;
+    readonly interfaceName: string;
+    /** Overlay address of the host (no prefix). */
+    readonly address: string;
+    /** The overlay CIDR: its prefix goes on the address, so the whole overlay is a connected route. */
+    readonly overlayCidr: string;
+    readonly listenPort: number;
+    readonly mtu: number;
+    readonly peers: readonly WgPeerSpec[];
+    /** IP forwarding and FORWARD rules (hubs, gateways, subnet routers). */
+    readonly forward: boolean;
+    /** Accept the listen port in INPUT. */
+    readonly openListenPort: boolean;
+    /** LANs advertised by this host: forwarded and masqueraded. */
+    readonly lan: readonly string[];
+}
+
+/** Name of the stdin secret holding the interface's private key. */
+export const PRIVATE_KEY_SECRET = "wg_private_key";
+
+/** Name of the stdin secret holding the preshared key shared with `peer`. */
+export function presharedKeySecret(peer: string): string {
+    // Host names are DNS labels, so '-' → '_' keeps them distinct.
+    return `wg_psk_${peer.replace(/-/g, "_")}`;
+}
+
+export function configPath(interfaceName: string): string {
+    return `/etc/wireguard/${interfaceName}.conf`;
+}
+
+/** iptables chains owned by the interface: INPUT, FORWARD and nat POSTROUTING parts. */
+export function chainNames(interfaceName: string): { input: string; forward: string; nat: string } {
+    return { input: `HI-${interfaceName}-IN`, forward: `HI-${interfaceName}-FWD`, nat: `HI-${interfaceName}-NAT` };
+}
+
+/** The wg-quick config text of one interface. The private and preshared keys are placeholders. */
+export function renderWgConf(spec: WgInterfaceSpec): string {
+    const prefix = spec.overlayCidr.split("/")[1];
+    const lines = [
+        `# WireGuard interface ${spec.interfaceName} of host ${spec.host}`,
+        "[Interface]",
+        `Address = ${spec.address}/${prefix}`,
+        `ListenPort = ${spec.listenPort}`,
+        `MTU = ${spec.mtu}`,
+        `PrivateKey = ${secretPlaceholder(PRIVATE_KEY_SECRET)}`,
+    ];
+    for (const p of spec.peers) {
+        lines.push(
+            "",
+            `# peer ${p.name}`,
+            "[Peer]",
+            `PublicKey = ${p.publicKey}`,
+            ...(p.presharedKey ? [`PresharedKey = ${secretPlaceholder(presharedKeySecret(p.name))}`] : []),
+            ...(p.endpoint !== undefined ? [`Endpoint = ${p.endpoint}`] : []),
+            `AllowedIPs = ${p.allowedIps.join(", ")}`,
+            ...(p.persistentKeepalive !== undefined ? [`PersistentKeepalive = ${p.persistentKeepalive}`] : []),
+        );
+    }
+    return `${lines.join("\n")}\n`;
+}
+
+/** The interface spec of one planned host, given every host's public key. */
+export function interfaceSpecFromPlan(plan: OverlayPlan, host: string, publicKeys: Record<string, string>): WgInterfaceSpec {
+    const node = plan.nodes.find((n) => n.name === host);
+    if (node === undefined) throw new Error(`host ${host} is not in the plan`);
+    return {
+        host,
+        interfaceName: plan.interfaceName,
+        address: node.address,
+        overlayCidr: plan.cidr,
+        listenPort: plan.listenPort,
+        mtu: node.mtu,
+        forward: node.forward,
+        openListenPort: node.openListenPort,
+        lan: node.lan,
+        peers: node.peers.map((p) => {
+            const publicKey = publicKeys[p.name];
+            if (publicKey === undefined) throw new Error(`no public key for peer ${p.name} of ${host}`);
+            return { ...p, publicKey };
+        }),
+    };
+}
+
+/** The wg-quick config of a planned host (`/etc/wireguard/<iface>.conf`), keys as placeholders. */
+export function renderWgQuickConfig(plan: OverlayPlan, host: string, publicKeys: Record<string, string>): string {
+    return renderWgConf(interfaceSpecFromPlan(plan, host, publicKeys));
+}
+
+/** What the install step needs to know. */
+export interface WgInstallSpec {
+    readonly interfaceName: string;
+    /** iptables is needed (forwarding or an open listen port). */
+    readonly firewall: boolean;
+}
+
+/**
+ * Body of the `wg-install` step: wireguard-tools only when `wg`/`wg-quick` are missing, and wireguard-go
+ * only when the kernel cannot create WireGuard links. With the tools present it never calls the package
+ * manager, so hosts without a mirror are fine.
+ */
+export function renderInstallBody(spec: WgInstallSpec): string {
+    const iface = shellQuote(spec.interfaceName);
+    return `WG_IF=${iface}
+hi_wg_kernel_ok() {
+  [ -d /sys/module/wireguard ] && return 0
+  modprobe wireguard >/dev/null 2>&1 && return 0
+  if ip link add dev hi-wgprobe0 type wireguard >/dev/null 2>&1; then
+    ip link del dev hi-wgprobe0 >/dev/null 2>&1 || true
+    return 0
+  fi
+  return 1
+}
+# BusyBox ip cannot create WireGuard links; wg-quick needs the iproute2 one.
+if [ "$HI_PKG" = apk ] && ! ip -V 2>&1 | grep -q iproute2; then
+  hi_pkg_install iproute2
+fi
+hi_ensure_cmd ip iproute2 iproute iproute2
+hi_ensure_cmd wg wireguard-tools wireguard-tools wireguard-tools
+hi_ensure_cmd wg-quick wireguard-tools wireguard-tools wireguard-tools
+${spec.firewall ? "hi_ensure_cmd iptables iptables iptables iptables\n" : ""}if ip link show dev "$WG_IF" >/dev/null 2>&1; then
+  hi_log "$WG_IF exists: WireGuard works on this host"
+elif hi_wg_kernel_ok; then
+  hi_log "kernel WireGuard module available"
+elif command -v wireguard-go >/dev/null 2>&1; then
+  hi_log "no kernel WireGuard module: wg-quick will use wireguard-go (present)"
+else
+  hi_log "no kernel WireGuard module: installing wireguard-go for wg-quick to fall back to"
+  case "$HI_PKG" in
+    apt | apk) hi_pkg_install wireguard-go ;;
+    dnf) hi_fail "the kernel has no WireGuard module and wireguard-go is not packaged for dnf; boot a kernel with WireGuard (RHEL 8.4 or later) or install wireguard-go, then run again" ;;
+  esac
+  command -v wireguard-go >/dev/null 2>&1 || hi_fail "wireguard-go is still missing after installing its package"
+fi
+`;
+}
+
+/** Body of the install step's delete: the tools stay (other software may use them). */
+export function renderInstallDeleteBody(): string {
+    return 'hi_log "wireguard-tools (and wireguard-go, if any) are left installed: other software may use them"\n';
+}
+
+// Shell functions shared by the config step and its delete.
+function firewallFunctions(): string {
+    return `# hi_wg_chain TABLE HOOK CHAIN < rules (one rule a line, words without spaces)
+# Makes CHAIN hold exactly these rules and hooks it first into HOOK; the chain is ours alone.
+hi_wg_chain() {
+  local table="$1" hook="$2" chain="$3" rule ok=1 have
+  local want=()
+  while IFS= read -r rule; do [ -z "$rule" ] || want+=("$rule"); done
+  if iptables -t "$table" -N "$chain" 2>/dev/null; then HI_CHANGED=1; hi_log "created iptables chain $table/$chain"; fi
+  for rule in "\${want[@]}"; do
+    # shellcheck disable=SC2086 # a rule is a list of words
+    iptables -t "$table" -C "$chain" $rule 2>/dev/null || ok=0
+  done
+  have="$(iptables -t "$table" -S "$chain" | grep -c -- "^-A $chain " || true)"
+  if [ "$ok" = 0 ] || [ "$have" != "\${#want[@]}" ]; then
+    iptables -t "$table" -F "$chain"
+    for rule in "\${want[@]}"; do
+      # shellcheck disable=SC2086 # a rule is a list of words
+      iptables -t "$table" -A "$chain" $rule
+    done
+    HI_CHANGED=1
+    hi_log "set iptables chain $table/$chain (\${#want[@]} rules)"
+  fi
+  if ! iptables -t "$table" -C "$hook" -j "$chain" 2>/dev/null; then
+    iptables -t "$table" -I "$hook" 1 -j "$chain"
+    HI_CHANGED=1
+    hi_log "hooked $chain into $table/$hook"
+  fi
+}
+# hi_wg_chain_remove TABLE HOOK CHAIN
+hi_wg_chain_remove() {
+  local table="$1" hook="$2" chain="$3"
+  command -v iptables >/dev/null 2>&1 || return 0
+  while iptables -t "$table" -D "$hook" -j "$chain" 2>/dev/null; do HI_CHANGED=1; done
+  if iptables -t "$table" -F "$chain" 2>/dev/null; then
+    iptables -t "$table" -X "$chain"
+    HI_CHANGED=1
+    hi_log "removed iptables chain $table/$chain"
+  fi
+}
+`;
+}
+
+export function sysctlPath(interfaceName: string): string {
+    return `/etc/sysctl.d/99-hybridinfra-${interfaceName}.conf`;
+}
+
+function commonVars(interfaceName: string, withPaths: boolean): string {
+    const ch = chainNames(interfaceName);
+    return [
+        `WG_IF=${shellQuote(interfaceName)}`,
+        ...(withPaths
+            ? [
+                  `WG_CONF=${shellQuote(configPath(interfaceName))}`,
+                  `WG_OPENRC=${shellQuote(`/etc/init.d/wg-quick.${interfaceName}`)}`,
+              ]
+            : []),
+        `WG_SYSCTL=${shellQuote(sysctlPath(interfaceName))}`,
+        `WG_CHAIN_IN=${shellQuote(ch.input)}`,
+        `WG_CHAIN_FWD=${shellQuote(ch.forward)}`,
+        `WG_CHAIN_NAT=${shellQuote(ch.nat)}`,
+        "",
+    ].join("\n");
+}
+
+function openrcScript(interfaceName: string): string {
+    return `#!/sbin/openrc-run
+# managed by hybridinfra: do not edit, changes are overwritten
+description="WireGuard interface ${interfaceName}"
+depend() {
+  need net
+  after firewall
+}
+start() {
+  ebegin "Starting WireGuard interface ${interfaceName}"
+  wg-quick up ${interfaceName}
+  eend $?
+}
+stop() {
+  ebegin "Stopping WireGuard interface ${interfaceName}"
+  wg-quick down ${interfaceName}
+  eend $?
+}
+`;
+}
+
+/**
+ * Body of the `wg-config` step: writes the config (0600, keys from stdin), applies it live with
+ * `wg syncconf` when the interface is up (address, MTU and routes reconciled, never a restart) or brings
+ * it up, enables it at boot, and sets forwarding and firewall rules on hubs, gateways and subnet routers.
+ */
+export function renderConfigBody(spec: WgInterfaceSpec): string {
+    const prefix = spec.overlayCidr.split("/")[1];
+    // What wg-quick would route: every AllowedIPs entry.
+    const routes = [...new Set(spec.peers.flatMap((p) => p.allowedIps))];
+    const inputRules = [`-p udp --dport ${spec.listenPort} -j ACCEPT`];
+    const forwardRules = [
+        `-i ${spec.interfaceName} -o ${spec.interfaceName} -j ACCEPT`,
+        ...spec.lan.flatMap((l) => [`-i ${spec.interfaceName} -d ${l} -j ACCEPT`, `-o ${spec.interfaceName} -s ${l} -j ACCEPT`]),
+    ];
+    const natRules = spec.lan.map((l) => `-s ${spec.overlayCidr} -d ${l} -j MASQUERADE`);
+    const chainBlock = (table: string, hook: string, chainVar: string, rules: string[]): string =>
+        rules.length > 0
+            ? `hi_wg_chain ${table} ${hook} "$${chainVar}" <<'HI_RULES'\n${rules.join("\n")}\nHI_RULES`
+            : `hi_wg_chain_remove ${table} ${hook} "$${chainVar}"`;
+
+    return `${commonVars(spec.interfaceName, false)}WG_ADDR=${shellQuote(`${spec.address}/${prefix}`)}
+WG_MTU=${spec.mtu}
+WG_ROUTES=(${routes.map(shellQuote).join(" ")})
+${firewallFunctions()}
+# A digest of the live peer state (keys, allowed IPs, keepalive); endpoints roam, so they are left out.
+hi_wg_state() {
+  wg show "$WG_IF" dump 2>/dev/null | awk -F '\\t' 'NR == 1 { print $1, $3, $4; next } { print $1, $2, $4, $8 }' | sort | cksum
+}
+hi_wg_route_key() { case "$1" in */*) printf '%s' "$1" ;; *) printf '%s/32' "$1" ;; esac; }
+
+mkdir -p /etc/wireguard
+chmod 0700 /etc/wireguard
+${writeFileSnippet(configPath(spec.interfaceName), renderWgConf(spec), "0600")}
+
+case "$HI_INIT" in
+  systemd)
+    if ! systemctl is-enabled --quiet "wg-quick@$WG_IF" 2>/dev/null; then
+      systemctl enable "wg-quick@$WG_IF" >/dev/null 2>&1
+      HI_CHANGED=1
+      hi_log "enabled wg-quick@$WG_IF at boot"
+    fi ;;
+  openrc)
+${writeFileSnippet(`/etc/init.d/wg-quick.${spec.interfaceName}`, openrcScript(spec.interfaceName), "0755", "root:root", "")}
+    if ! rc-update show default 2>/dev/null | grep -q "^ *wg-quick.$WG_IF "; then
+      rc-update add "wg-quick.$WG_IF" default >/dev/null
+      HI_CHANGED=1
+      hi_log "enabled wg-quick.$WG_IF at boot"
+    fi ;;
+  *)
+    hi_warn "no init system (systemd or OpenRC) found: $WG_IF is not brought up at boot; run 'wg-quick up $WG_IF' after a reboot" ;;
+esac
+
+if ip link show dev "$WG_IF" >/dev/null 2>&1; then
+  before="$(hi_wg_state)"
+  wg syncconf "$WG_IF" <(wg-quick strip "$WG_IF")
+  if [ "$(hi_wg_state)" != "$before" ]; then
+    HI_CHANGED=1
+    hi_log "synced $WG_IF live with wg syncconf: peers changed (interface not restarted)"
+  else
+    hi_log "peers of $WG_IF already in sync"
+  fi
+  addrs="$(ip -4 -o addr show dev "$WG_IF" | awk '{ print $4 }')"
+  if ! printf '%s\\n' "$addrs" | grep -qxF "$WG_ADDR"; then
+    ip address add "$WG_ADDR" dev "$WG_IF"
+    HI_CHANGED=1
+    hi_log "added address $WG_ADDR to $WG_IF"
+  fi
+  while read -r a; do
+    if [ -n "$a" ] && [ "$a" != "$WG_ADDR" ]; then
+      ip address del "$a" dev "$WG_IF"
+      HI_CHANGED=1
+      hi_log "removed old address $a from $WG_IF"
+    fi
+  done <<<"$addrs"
+  if [ "$(cat "/sys/class/net/$WG_IF/mtu")" != "$WG_MTU" ]; then
+    ip link set dev "$WG_IF" mtu "$WG_MTU"
+    HI_CHANGED=1
+    hi_log "set MTU $WG_MTU on $WG_IF"
+  fi
+  # Routes as wg-quick adds them: one per AllowedIPs entry not already covered by a route on the interface.
+  for r in "\${WG_ROUTES[@]}"; do
+    if [ -z "$(ip -4 route show dev "$WG_IF" match "$r" 2>/dev/null)" ]; then
+      ip -4 route replace "$r" dev "$WG_IF"
+      HI_CHANGED=1
+      hi_log "added route $r via $WG_IF"
+    fi
+  done
+  # Routes wg-quick or an earlier run added (proto boot) for peers that are gone.
+  while read -r dst _; do
+    [ -n "$dst" ] || continue
+    keep=0
+    for r in "\${WG_ROUTES[@]}"; do
+      if [ "$(hi_wg_route_key "$r")" = "$(hi_wg_route_key "$dst")" ]; then keep=1; fi
+    done
+    if [ "$keep" = 0 ]; then
+      ip -4 route del "$dst" dev "$WG_IF"
+      HI_CHANGED=1
+      hi_log "removed stale route $dst from $WG_IF"
+    fi
+  done < <(ip -4 route show dev "$WG_IF" proto boot)
+else
+  case "$HI_INIT" in
+    systemd) systemctl start "wg-quick@$WG_IF" ;;
+    openrc) rc-service "wg-quick.$WG_IF" start ;;
+    *) wg-quick up "$WG_IF" ;;
+  esac
+  HI_CHANGED=1
+  hi_log "brought up $WG_IF"
+fi
+
+${
+    spec.forward
+        ? `hi_write_file "$WG_SYSCTL" 0644 root:root '#' <<'HI_FILE_EOF'
+net.ipv4.ip_forward = 1
+HI_FILE_EOF
+if [ "$(cat /proc/sys/net/ipv4/ip_forward)" != 1 ]; then
+  sysctl -w net.ipv4.ip_forward=1 >/dev/null
+  HI_CHANGED=1
+  hi_log "enabled IPv4 forwarding"
+fi`
+        : `# Not a forwarder: the sysctl file goes (live forwarding is left alone: other software may need it).
+hi_remove_managed_file "$WG_SYSCTL"`
+}
+${chainBlock("filter", "INPUT", "WG_CHAIN_IN", spec.openListenPort || spec.forward ? inputRules : [])}
+${chainBlock("filter", "FORWARD", "WG_CHAIN_FWD", spec.forward ? forwardRules : [])}
+${chainBlock("nat", "POSTROUTING", "WG_CHAIN_NAT", spec.forward ? natRules : [])}
+`;
+}
+
+/**
+ * Body of the config step's delete: the interface goes down, the firewall chains and the files go.
+ * IPv4 forwarding stays on live (k3s and others may rely on it); its sysctl file is removed.
+ */
+export function renderConfigDeleteBody(spec: Pick<WgInterfaceSpec, "interfaceName">): string {
+    return `${commonVars(spec.interfaceName, true)}${firewallFunctions()}
+if ip link show dev "$WG_IF" >/dev/null 2>&1; then
+  case "$HI_INIT" in
+    systemd) systemctl stop "wg-quick@$WG_IF" >/dev/null 2>&1 || true ;;
+    openrc) rc-service "wg-quick.$WG_IF" stop >/dev/null 2>&1 || true ;;
+  esac
+  if ip link show dev "$WG_IF" >/dev/null 2>&1; then
+    if [ -f "$WG_CONF" ]; then wg-quick down "$WG_IF" || ip link del dev "$WG_IF"; else ip link del dev "$WG_IF"; fi
+  fi
+  HI_CHANGED=1
+  hi_log "brought down $WG_IF"
+fi
+case "$HI_INIT" in
+  systemd) systemctl disable "wg-quick@$WG_IF" >/dev/null 2>&1 || true ;;
+  openrc)
+    rc-update del "wg-quick.$WG_IF" default >/dev/null 2>&1 || true
+    hi_remove_managed_file "$WG_OPENRC" ;;
+esac
+hi_wg_chain_remove filter INPUT "$WG_CHAIN_IN"
+hi_wg_chain_remove filter FORWARD "$WG_CHAIN_FWD"
+hi_wg_chain_remove nat POSTROUTING "$WG_CHAIN_NAT"
+hi_remove_managed_file "$WG_SYSCTL"
+hi_remove_managed_file "$WG_CONF"
+`;
+}
