@@ -96,12 +96,12 @@ export function renderInstallScript(o: InstallScriptOptions): string {
         `K3S_ROLE=${o.role}`,
         `K3S_SERVICE=${svc}`,
         `K3S_WANT_VERSION=${shellQuote(o.install.version ?? "")}`,
-        `K3S_INSTALLER_URL=${shellQuote(url)}`,
+        ...(airgap?.installer === undefined ? [`K3S_INSTALLER_URL=${shellQuote(url)}`] : []),
         K3S_PATH,
         `[ -f ${K3S_CONFIG_PATH} ] || hi_fail "${K3S_CONFIG_PATH} is missing (the k3s-config step must run first); nothing was changed"`,
         `[ "$HI_INIT" != none ] || hi_fail "k3s runs as a systemd or OpenRC service and host $HI_HOST has neither; nothing was changed"`,
-        'installed=""',
-        'if [ -x /usr/local/bin/k3s ]; then installed="$(/usr/local/bin/k3s --version 2>/dev/null | awk \'NR == 1 { print $3 }\')" || installed=""; fi',
+        'k3s_installed=""',
+        'if [ -x /usr/local/bin/k3s ]; then k3s_installed="$(/usr/local/bin/k3s --version 2>/dev/null | awk \'NR == 1 { print $3 }\')" || k3s_installed=""; fi',
         `want_sum="$(sha256sum ${K3S_CONFIG_PATH} | awk '{ print $1 }')"`,
         `have_sum="$(cat ${APPLIED_CONFIG_SUM} 2>/dev/null || true)"`,
         "k3s_service_present() {",
@@ -111,16 +111,16 @@ export function renderInstallScript(o: InstallScriptOptions): string {
         "    *) false ;;",
         "  esac",
         "}",
-        'reason=""',
-        'if [ -z "$installed" ]; then reason="k3s is not installed"',
-        'elif ! k3s_service_present; then reason="the $K3S_SERVICE service is missing"',
-        'elif [ -n "$K3S_WANT_VERSION" ] && [ "$installed" != "$K3S_WANT_VERSION" ]; then reason="upgrade from $installed to $K3S_WANT_VERSION"',
+        'k3s_reason=""',
+        'if [ -z "$k3s_installed" ]; then k3s_reason="k3s is not installed"',
+        'elif ! k3s_service_present; then k3s_reason="the $K3S_SERVICE service is missing"',
+        'elif [ -n "$K3S_WANT_VERSION" ] && [ "$k3s_installed" != "$K3S_WANT_VERSION" ]; then k3s_reason="upgrade from $k3s_installed to $K3S_WANT_VERSION"',
         ...(airgap !== undefined
-            ? [`elif ! cmp -s ${airgap.binary} /usr/local/bin/k3s; then reason="the uploaded k3s binary differs from the installed one"`]
+            ? [`elif ! cmp -s ${airgap.binary} /usr/local/bin/k3s; then k3s_reason="the uploaded k3s binary differs from the installed one"`]
             : []),
         "fi",
-        'if [ -n "$reason" ]; then',
-        '  hi_log "installing k3s $K3S_ROLE ($reason)"',
+        'if [ -n "$k3s_reason" ]; then',
+        '  hi_log "installing k3s $K3S_ROLE ($k3s_reason)"',
         ...(airgap !== undefined
             ? [
                   `  [ -s ${airgap.binary} ] || hi_fail "the air-gap k3s binary was not uploaded to ${airgap.binary}"`,
@@ -130,15 +130,15 @@ export function renderInstallScript(o: InstallScriptOptions): string {
               ]
             : []),
         ...(airgap?.installer !== undefined
-            ? [`  installer=${airgap.installer}`]
+            ? [`  k3s_installer=${airgap.installer}`]
             : [
                   "  hi_ensure_cmd curl curl curl curl",
-                  '  installer="$(mktemp "${TMPDIR:-/tmp}/k3s-install.XXXXXX")"',
-                  '  HI_TMPFILES+=("$installer")',
-                  '  curl -sfL --retry 3 -o "$installer" "$K3S_INSTALLER_URL" || hi_fail "could not download the k3s installer from $K3S_INSTALLER_URL"',
+                  '  k3s_installer="$(mktemp "${TMPDIR:-/tmp}/k3s-install.XXXXXX")"',
+                  '  HI_TMPFILES+=("$k3s_installer")',
+                  '  curl -sfL --retry 3 -o "$k3s_installer" "$K3S_INSTALLER_URL" || hi_fail "could not download the k3s installer from $K3S_INSTALLER_URL"',
               ]),
         // No flags and no K3S_URL/K3S_TOKEN: everything is in config.yaml, so re-running cannot drop settings.
-        `  env INSTALL_K3S_EXEC="$K3S_ROLE" ${env.map(shellQuote).join(" ")} sh "$installer"`,
+        `  env INSTALL_K3S_EXEC="$K3S_ROLE" ${env.map(shellQuote).join(" ")} sh "$k3s_installer"`,
         "  HI_CHANGED=1",
         'elif [ "$want_sum" != "$have_sum" ]; then',
         `  hi_log "${K3S_CONFIG_PATH} changed since $K3S_SERVICE last started: restarting $K3S_SERVICE"`,
@@ -148,14 +148,14 @@ export function renderInstallScript(o: InstallScriptOptions): string {
         "  esac",
         "  HI_CHANGED=1",
         "else",
-        '  hi_log "k3s $installed is installed and running with the current config.yaml"',
+        '  hi_log "k3s $k3s_installed is installed and running with the current config.yaml"',
         "fi",
         "hi_service_enable \"$K3S_SERVICE\"",
-        `deadline=$(( $(date +%s) + ${timeout} ))`,
+        `k3s_deadline=$(( $(date +%s) + ${timeout} ))`,
         ...(o.role === NodeRole.Server
             ? [
                   "until k3s kubectl get --raw=/readyz >/dev/null 2>&1; do",
-                  `  [ "$(date +%s)" -lt "$deadline" ] || hi_fail "the k3s API did not become ready within ${timeout}s; see journalctl -u $K3S_SERVICE"`,
+                  `  [ "$(date +%s)" -lt "$k3s_deadline" ] || hi_fail "the k3s API did not become ready within ${timeout}s; see journalctl -u $K3S_SERVICE"`,
                   "  sleep 3",
                   "done",
               ]
@@ -167,7 +167,7 @@ export function renderInstallScript(o: InstallScriptOptions): string {
                   "  esac",
                   "}",
                   "until k3s_service_active; do",
-                  `  [ "$(date +%s)" -lt "$deadline" ] || hi_fail "$K3S_SERVICE did not start within ${timeout}s; see journalctl -u $K3S_SERVICE"`,
+                  `  [ "$(date +%s)" -lt "$k3s_deadline" ] || hi_fail "$K3S_SERVICE did not start within ${timeout}s; see journalctl -u $K3S_SERVICE"`,
                   "  sleep 3",
                   "done",
               ]),
@@ -202,15 +202,15 @@ export function renderNodeReadyScript(o: { nodeName: string; labels: Readonly<Re
     const labels = Object.entries(o.labels).map(([k, v]) => shellQuote(`${k}=${v}`));
     return [
         K3S_PATH,
-        `node=${shellQuote(o.nodeName)}`,
-        `deadline=$(( $(date +%s) + ${timeout} ))`,
-        'until k3s kubectl get node "$node" >/dev/null 2>&1; do',
-        `  [ "$(date +%s)" -lt "$deadline" ] || hi_fail "node $node did not register within ${timeout}s; check k3s on $node and that it reaches this server over the overlay"`,
+        `k3s_node=${shellQuote(o.nodeName)}`,
+        `k3s_deadline=$(( $(date +%s) + ${timeout} ))`,
+        'until k3s kubectl get node "$k3s_node" >/dev/null 2>&1; do',
+        `  [ "$(date +%s)" -lt "$k3s_deadline" ] || hi_fail "node $k3s_node did not register within ${timeout}s; check k3s on $k3s_node and that it reaches this server over the overlay"`,
         "  sleep 5",
         "done",
-        `k3s kubectl wait --for=condition=Ready "node/$node" --timeout=${timeout}s >/dev/null || hi_fail "node $node is registered but not Ready after ${timeout}s"`,
-        ...(labels.length > 0 ? [`k3s kubectl label node "$node" --overwrite ${labels.join(" ")} >/dev/null`] : []),
-        'hi_log "node $node is Ready"',
+        `k3s kubectl wait --for=condition=Ready "node/$k3s_node" --timeout=${timeout}s >/dev/null || hi_fail "node $k3s_node is registered but not Ready after ${timeout}s"`,
+        ...(labels.length > 0 ? [`k3s kubectl label node "$k3s_node" --overwrite ${labels.join(" ")} >/dev/null`] : []),
+        'hi_log "node $k3s_node is Ready"',
     ].join("\n");
 }
 
@@ -222,18 +222,18 @@ export function renderNodeRemoveScript(o: { nodeName: string; drainTimeoutSecond
     const timeout = o.drainTimeoutSeconds ?? 300;
     return [
         K3S_PATH,
-        `node=${shellQuote(o.nodeName)}`,
+        `k3s_node=${shellQuote(o.nodeName)}`,
         "if ! command -v k3s >/dev/null 2>&1; then",
-        '  hi_warn "k3s is not installed on this server; node $node cannot be drained here"',
-        'elif k3s kubectl get node "$node" >/dev/null 2>&1; then',
-        '  hi_log "draining $node"',
-        `  if ! k3s kubectl drain "$node" --ignore-daemonsets --delete-emptydir-data --timeout=${timeout}s; then`,
-        `    hi_warn "drain of $node did not finish within ${timeout}s (node unreachable or a PodDisruptionBudget blocks it); deleting the Node anyway"`,
+        '  hi_warn "k3s is not installed on this server; node $k3s_node cannot be drained here"',
+        'elif k3s kubectl get node "$k3s_node" >/dev/null 2>&1; then',
+        '  hi_log "draining $k3s_node"',
+        `  if ! k3s kubectl drain "$k3s_node" --ignore-daemonsets --delete-emptydir-data --timeout=${timeout}s; then`,
+        `    hi_warn "drain of $k3s_node did not finish within ${timeout}s (node unreachable or a PodDisruptionBudget blocks it); deleting the Node anyway"`,
         "  fi",
-        '  k3s kubectl delete node "$node" --timeout=120s',
+        '  k3s kubectl delete node "$k3s_node" --timeout=120s',
         "  HI_CHANGED=1",
         "else",
-        '  hi_log "node $node is not in the cluster (already removed)"',
+        '  hi_log "node $k3s_node is not in the cluster (already removed)"',
         "fi",
     ].join("\n");
 }
@@ -241,9 +241,9 @@ export function renderNodeRemoveScript(o: { nodeName: string; drainTimeoutSecond
 /** The kubeconfig read step: prints k3s.yaml between markers (the prelude's log lines share stdout). */
 export function renderKubeconfigScript(timeoutSeconds = 120): string {
     return [
-        `deadline=$(( $(date +%s) + ${timeoutSeconds} ))`,
+        `k3s_deadline=$(( $(date +%s) + ${timeoutSeconds} ))`,
         `until [ -s ${K3S_KUBECONFIG_PATH} ]; do`,
-        `  [ "$(date +%s)" -lt "$deadline" ] || hi_fail "${K3S_KUBECONFIG_PATH} did not appear within ${timeoutSeconds}s"`,
+        `  [ "$(date +%s)" -lt "$k3s_deadline" ] || hi_fail "${K3S_KUBECONFIG_PATH} did not appear within ${timeoutSeconds}s"`,
         "  sleep 2",
         "done",
         `printf '%s\\n' ${shellQuote(KUBECONFIG_BEGIN)}`,
