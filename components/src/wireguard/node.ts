@@ -104,6 +104,12 @@ export interface WireGuardNodeInternals {
     readonly configStep: command.remote.Command;
 }
 
+function checkCidr(path: string, value: string, example: string): void {
+    const c = parseCidr(value);
+    if (c === undefined) throw new HybridInfraConfigError(path, `is not an IPv4 CIDR, got ${showValue(value)}`, `write it as network/prefix, e.g. "${example}"`);
+    if (c.hostBitsSet) throw new HybridInfraConfigError(path, `has host bits set, got ${showValue(value)}`, `use the network address "${c.text}"`);
+}
+
 /** Checks a node's arguments (pure). Paths are relative to `path`, e.g. `node.peers[1].allowedIps[0]`. */
 export function validateWireGuardNode(args: WireGuardNodeArgs, path = "node"): void {
     validateSshHosts([args.host, ...(args.jumpHost !== undefined ? [args.jumpHost] : [])], `${path}.host`);
@@ -139,22 +145,12 @@ export function validateWireGuardNode(args: WireGuardNodeArgs, path = "node"): v
         if (p.endpoint !== undefined && parseEndpoint(p.endpoint)?.port === undefined) {
             throw new HybridInfraConfigError(`${at}.endpoint`, `must be host:port, got ${showValue(p.endpoint)}`, 'write e.g. "203.0.113.10:51820"');
         }
-        p.allowedIps.forEach((a, j) => {
-            const c = parseCidr(a);
-            if (c === undefined || c.hostBitsSet) {
-                throw new HybridInfraConfigError(`${at}.allowedIps[${j}]`, `is not an IPv4 CIDR without host bits, got ${showValue(a)}`, 'write e.g. "10.100.0.7/32"');
-            }
-        });
+        p.allowedIps.forEach((a, j) => checkCidr(`${at}.allowedIps[${j}]`, a, "10.100.0.7/32"));
         if (p.persistentKeepalive !== undefined && (!Number.isInteger(p.persistentKeepalive) || p.persistentKeepalive < 1 || p.persistentKeepalive > 65535)) {
             throw new HybridInfraConfigError(`${at}.persistentKeepalive`, `must be an integer from 1 to 65535, got ${showValue(p.persistentKeepalive)}`, "use 25");
         }
     });
-    (args.lan ?? []).forEach((l, j) => {
-        const c = parseCidr(l);
-        if (c === undefined || c.hostBitsSet) {
-            throw new HybridInfraConfigError(`${path}.lan[${j}]`, `is not an IPv4 CIDR without host bits, got ${showValue(l)}`, 'write e.g. "192.168.50.0/24"');
-        }
-    });
+    (args.lan ?? []).forEach((l, j) => checkCidr(`${path}.lan[${j}]`, l, "192.168.50.0/24"));
 }
 
 /** A command step whose body may still be an Output (the config text holds the peers' public keys). */
