@@ -1,0 +1,4 @@
+export * from "./model";
+export * from "./plan";
+export * from "./render";
+export * from "./forward";
