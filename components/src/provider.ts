@@ -1,0 +1,148 @@
+/**
+ * Entry point of the HybridInfra component provider: what `pulumi package add` runs so that C#, Python, Go and
+ * YAML programs can use the components through a generated SDK.
+ *
+ * Pulumi's nodejs language host loads a source-based plugin with `require(<package dir>)`. Were that to load
+ * the library entry (`lib/index.js`), the SDK would host every exported component itself under a provider
+ * name derived from the npm name (`@hybridinfra/components` → `components`), which does not match the type
+ * tokens the components register (`hybridinfra:index:X`). This module hosts them under `hybridinfra` instead,
+ * and marks secret properties in the schema, which the schema analyzer cannot infer from TypeScript types.
+ *
+ * Loading this module has no side effect unless it is the process's entry point or was loaded by Pulumi's
+ * plugin runner, so tests can import it.
+ */
+import * as path from "node:path";
+import { main } from "@pulumi/pulumi/provider";
+import {
+    ComponentProvider,
+    ComponentProviderOptions,
+    ComponentResourceConstructor,
+    getPulumiComponents,
+} from "@pulumi/pulumi/provider/experimental";
+import * as entry from "./index";
+
+/** The Pulumi package name: every component registers `hybridinfra:index:<Class>`. */
+export const PACKAGE_NAME = "hybridinfra";
+
+/**
+ * Properties whose values are secrets, as `<Resource>.inputs.<prop>`, `<Resource>.outputs.<prop>` (component
+ * resources) or `<Type>.<prop>` (object types). The generated SDKs wrap secret inputs and outputs, so a C#
+ * program cannot print a key by accident. Every entry must exist in the schema: a rename fails loudly rather
+ * than leaving a secret unmarked.
+ */
+export const SECRET_PROPERTIES: readonly string[] = [
+    // HybridCluster
+    "HybridCluster.inputs.sshPrivateKey",
+    "HybridCluster.inputs.tailscaleAuthKey",
+    "HybridCluster.inputs.datastoreEndpoint",
+    "HybridCluster.inputs.cloudflareApiToken",
+    "HybridCluster.outputs.kubeconfig",
+    "ClusterSshArgs.privateKey",
+    "ClusterAppArgs.secretEnv",
+    // overlays
+    "WireGuardNode.inputs.privateKey",
+    "WireGuardPeerArgs.presharedKey",
+    "TailscaleOverlay.inputs.authKey",
+    // k3s
+    "K3sCluster.inputs.datastoreEndpoint",
+    "K3sCluster.outputs.kubeconfig",
+    "K3sServer.inputs.datastoreEndpoint",
+    "K3sServer.inputs.token",
+    "K3sAgent.inputs.token",
+    // apps and ingress
+    "ExposedApp.inputs.secretEnv",
+    "AppTlsArgs.caPrivateKeyPem",
+    "PublicIngressForward.inputs.privateKey",
+    // SSH keys of the host models the components share
+    "SshHostArgs.privateKey",
+    "SshJumpArgs.privateKey",
+    "WireGuardHostArgs.privateKey",
+    "K3sNodeArgs.privateKey",
+    "TailscaleHostArgs.privateKey",
+];
+
+/** A package schema as the analyzer produces it (only the parts marking secrets touches). */
+export interface PackageSchemaLike {
+    resources: Record<string, { inputProperties?: Record<string, object>; properties?: Record<string, object> }>;
+    types: Record<string, { properties?: Record<string, object> }>;
+    [key: string]: unknown;
+}
+
+/**
+ * Returns a copy of `schema` with `secret: true` on every property listed in `secrets`.
+ * Throws when a listed property is not in the schema.
+ */
+export function markSecrets<T extends PackageSchemaLike>(schema: T, secrets: readonly string[] = SECRET_PROPERTIES): T {
+    const out = structuredClone(schema);
+    const missing: string[] = [];
+    for (const entryPath of secrets) {
+        const parts = entryPath.split(".");
+        const token = `${PACKAGE_NAME}:index:${parts[0]}`;
+        let props: Record<string, object> | undefined;
+        let prop: string | undefined;
+        if (parts.length === 3 && (parts[1] === "inputs" || parts[1] === "outputs")) {
+            const res = out.resources[token];
+            props = parts[1] === "inputs" ? res?.inputProperties : res?.properties;
+            prop = parts[2];
+        } else if (parts.length === 2) {
+            props = out.types[token]?.properties;
+            prop = parts[1];
+        } else {
+            throw new Error(`secret property "${entryPath}": expected <Resource>.inputs.<prop>, <Resource>.outputs.<prop> or <Type>.<prop>`);
+        }
+        const def = prop === undefined ? undefined : props?.[prop];
+        if (def === undefined) missing.push(entryPath);
+        else (def as { secret?: boolean }).secret = true;
+    }
+    if (missing.length > 0) {
+        throw new Error(
+            `secret properties not found in the ${PACKAGE_NAME} schema: ${missing.join(", ")}. ` +
+                "Fix: update SECRET_PROPERTIES in components/src/provider.ts to the current property names",
+        );
+    }
+    return out;
+}
+
+/** The component classes the package entry (`src/index.ts`) exports: exactly what the schema describes. */
+export function publicComponents(): ComponentResourceConstructor[] {
+    return getPulumiComponents(entry);
+}
+
+/** The components package directory (holding package.json and PulumiPlugin.yaml), from `src/` or `lib/`. */
+export const PACKAGE_DIR = path.resolve(__dirname, "..");
+
+/** The SDK's component provider, with secret properties marked in the schema it serves. */
+export class HybridInfraProvider extends ComponentProvider {
+    private markedSchema?: string;
+
+    constructor(options?: Partial<ComponentProviderOptions>) {
+        super({ name: PACKAGE_NAME, components: publicComponents(), dirname: PACKAGE_DIR, ...options });
+    }
+
+    override async getSchema(): Promise<string> {
+        if (this.markedSchema === undefined) {
+            const schema = JSON.parse(await super.getSchema()) as PackageSchemaLike;
+            this.markedSchema = JSON.stringify(markSecrets(schema));
+        }
+        return this.markedSchema;
+    }
+}
+
+/** Serves the provider over gRPC to the Pulumi engine (`args` as the engine passes them). */
+export function serve(args: string[] = process.argv.slice(2)): Promise<void> {
+    return main(new HybridInfraProvider(), args);
+}
+
+function launchedAsPlugin(): boolean {
+    if (require.main === module) return true;
+    // Pulumi's plugin runner requires the plugin module from its own entry script.
+    const runner = require.main?.filename ?? "";
+    return /[\\/]@pulumi[\\/]pulumi[\\/]cmd[\\/]run-plugin[\\/]/.test(runner);
+}
+
+if (launchedAsPlugin()) {
+    serve().catch((err: unknown) => {
+        console.error(err);
+        process.exit(1);
+    });
+}
