@@ -1,0 +1,300 @@
+/**
+ * Lab tests (issue 7): real hosts (namespaces with sshd) run the host steps over real SSH across a NAT.
+ * They need Linux, root and the lab's tools. Elsewhere they are skipped with the reason, unless
+ * HYBRIDINFRA_REQUIRE_LAB=1 (set by .ci/run), which turns a missing capability into a failure.
+ */
+import { after, before, describe, it } from "node:test";
+import * as assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import * as fs from "node:fs";
+import { isDeepStrictEqual } from "node:util";
+import * as pulumi from "@pulumi/pulumi";
+import { OverlayPlan, WireGuardMesh, wireGuardMeshInternals } from "../../components/src/wireguard";
+import { acquireLabLock, inHost, labDown, labHostState, labLeftovers, labNetnsIds, labPids, LabState, labUnavailableReason, labUp } from "../../lab/lab";
+import { STATE_DIR } from "../../lab/topology";
+import { record } from "../harness/mocks";
+import { Action, describeFailures, planRun, runPlan, Step, stepsFromRecording, StepStatus } from "./runner";
+import { labHosts, MESH_NAME, overlayProgram, PROBE_FILE, probeProgram } from "./scenario";
+
+const unavailable = labUnavailableReason();
+const required = process.env.HYBRIDINFRA_REQUIRE_LAB === "1";
+
+if (unavailable !== undefined && required) {
+    describe("lab", () => {
+        it("can run here (HYBRIDINFRA_REQUIRE_LAB=1)", () => {
+            assert.fail(`the lab tests cannot run: ${unavailable}`);
+        });
+    });
+} else {
+    const skip = unavailable !== undefined ? `lab unavailable: ${unavailable}` : false;
+    describe("lab", { skip }, () => {
+        let release: (() => void) | undefined;
+        let state: LabState;
+        let netnsIds: Set<string>;
+        before(async () => {
+            release = await acquireLabLock();
+            state = await labUp((l) => console.log(l));
+            netnsIds = labNetnsIds();
+        });
+        after(async () => {
+            try {
+                await labDown((l) => console.log(l));
+            } finally {
+                release?.();
+            }
+        });
+
+        const host = (name: string) => labHostState(state, name);
+        const sh = (name: string, script: string) => inHost(host(name), ["bash", "-c", script], { check: false });
+
+        describe("the runner, proven with a trivial probe component", () => {
+            const token = "probe-token-8f3e";
+            let first: Step[];
+            it("runs every create in dependency order over SSH (direct, port forward, jump host) and skips k3s steps by rule", async () => {
+                const versions = { cloud1: "1", cloud2: "1", home1: "1", home2: "1" };
+                first = stepsFromRecording(await record(probeProgram({ hosts: labHosts(false), versions, token: pulumi.secret(token) })));
+                const results = await runPlan(planRun(undefined, first));
+                assert.equal(describeFailures(results), "");
+                const byName = new Map(results.map((r) => [r.name, r]));
+                for (const h of ["cloud1", "cloud2", "home1", "home2"]) {
+                    const write = byName.get(`probe-${h}-probe-write`)!;
+                    const check = byName.get(`probe-${h}-probe-check`)!;
+                    assert.equal(write.status, StepStatus.Ok);
+                    assert.equal(write.changed, true, `first write on ${h} changes the file`);
+                    assert.equal(check.changed, false);
+                    assert.ok(write.endedAt <= check.startedAt, `probe-check on ${h} started before probe-write ended`);
+                    // The file is on that host only (private mount namespaces), with the secret from stdin.
+                    assert.match(sh(h, `cat ${PROBE_FILE}`).stdout, new RegExp(`host=${h}\nversion=1\ntoken=${token}\n`));
+                }
+                const k3s = byName.get("probe-cloud1-k3s-probe")!;
+                assert.equal(k3s.status, StepStatus.Skipped);
+                assert.match(k3s.reason!, /k3s binaries cannot be fetched here/);
+                assert.equal(sh("cloud1", "ls /var/lib/hybridinfra").stdout, "lab-probe\n");
+                assert.equal(sh("home3", `test -e ${PROBE_FILE}; echo $?`).stdout, "1\n", "home3 is not in the stack yet");
+            });
+
+            it("runs every create again: all report no change; an unchanged recording runs nothing", async () => {
+                const again = await runPlan(planRun(undefined, first));
+                assert.equal(describeFailures(again), "");
+                for (const r of again.filter((x) => x.status === StepStatus.Ok)) assert.equal(r.changed, false, `${r.name}: ${r.stdout}`);
+                const plan = planRun(first, first);
+                assert.ok(plan.every((p) => p.action === Action.Same));
+                assert.deepEqual(await runPlan(plan), []);
+            });
+
+            it("updates only the step whose inputs changed, and deletes a removed host's steps, dependents first", async () => {
+                const versions = { cloud1: "1", cloud2: "1", home1: "1", home2: "2" };
+                const changed = stepsFromRecording(await record(probeProgram({ hosts: labHosts(false), versions, token: pulumi.secret(token) })));
+                const results = await runPlan(planRun(first, changed));
+                assert.deepEqual(results.map((r) => [r.action, r.name, r.status, r.changed]), [[Action.Update, "probe-home2-probe-write", StepStatus.Ok, true]]);
+                assert.match(sh("home2", `cat ${PROBE_FILE}`).stdout, /version=2/);
+
+                const removed = stepsFromRecording(await record(probeProgram({ hosts: labHosts(false, ["home2"]), versions, token: pulumi.secret(token) })));
+                const del = await runPlan(planRun(changed, removed));
+                assert.equal(describeFailures(del), "");
+                assert.deepEqual(del.map((r) => [r.action, r.name]).sort(), [
+                    [Action.Delete, "probe-home2-probe-check"],
+                    [Action.Delete, "probe-home2-probe-write"],
+                ]);
+                const [check, write] = ["probe-home2-probe-check", "probe-home2-probe-write"].map((n) => del.find((r) => r.name === n)!);
+                assert.ok(check.endedAt <= write.startedAt, "the dependent step is deleted first");
+                assert.equal(sh("home2", `test -e ${PROBE_FILE}; echo $?`).stdout, "1\n");
+                assert.match(sh("home1", `cat ${PROBE_FILE}`).stdout, /host=home1/);
+            });
+        });
+
+
+        describe("the WireGuard overlay (hub = cloud1; home1/home2 behind the NAT router)", () => {
+            let stepsA: Step[];
+            let plan: OverlayPlan;
+            const addr = (h: string) => plan.nodes.find((n) => n.name === h)!.address;
+            const pubkey = (h: string) => sh(h, "wg show wg0 public-key").stdout.trim();
+            const pings = (from: string, to: string) => sh(from, `ping -c 1 -W 1 ${addr(to)}`).status === 0;
+            const pairs = (names: string[]) => names.flatMap((a) => names.filter((b) => b !== a).map((b) => [a, b] as const));
+
+            /** Polls until every pair pings (bounded); returns the seconds it took. */
+            async function converge(names: string[], label: string): Promise<number> {
+                const t0 = Date.now();
+                let failing: (readonly [string, string])[] = [];
+                for (let i = 0; i < 180; i++) {
+                    failing = pairs(names).filter(([a, b]) => !pings(a, b));
+                    if (failing.length === 0) break;
+                    await new Promise((r) => setTimeout(r, 500));
+                }
+                const seconds = (Date.now() - t0) / 1000;
+                console.log(`${label}: overlay converged after ${seconds.toFixed(1)} s`);
+                assert.deepEqual(failing, [], `pairs that cannot ping over the overlay: ${failing.map(([a, b]) => `${a}->${b}`).join(", ")}`);
+                return seconds;
+            }
+
+            async function recordOverlay(hosts: ReturnType<typeof labHosts>): Promise<{ steps: Step[]; plan: OverlayPlan }> {
+                const rec = await record(overlayProgram(hosts));
+                return { steps: stepsFromRecording(rec), plan: wireGuardMeshInternals(rec.result as WireGuardMesh).plan };
+            }
+
+            /** What must stay identical when nothing changes: files, interface, peers, routes, firewall. */
+            function snapshot(h: string): Record<string, string> {
+                const q = (script: string) => sh(h, script).stdout;
+                return {
+                    files: q("sha256sum /etc/wireguard/wg0.conf /etc/sysctl.d/99-hybridinfra-wg0.conf 2>/dev/null"),
+                    ifindex: q("cat /sys/class/net/wg0/ifindex"),
+                    wireguardGo: wireguardGoPids(h).join(","),
+                    peers: q("wg show wg0 dump | awk -F '\\t' 'NR == 1 { print $1, $3, $4; next } { print $1, $4, $8 }'"),
+                    addr: q("ip -4 -o addr show dev wg0 | awk '{ print $4 }'; cat /sys/class/net/wg0/mtu"),
+                    routes: q("ip -4 route show dev wg0"),
+                    iptables: q("iptables -S; iptables -t nat -S"),
+                    forwarding: q("cat /proc/sys/net/ipv4/ip_forward"),
+                };
+            }
+
+            function wireguardGoPids(h: string): number[] {
+                const id = fs.readlinkSync(`/proc/${host(h).holderPid}/ns/net`);
+                return labPids(new Set([id])).filter((p) => {
+                    try {
+                        return fs.readFileSync(`/proc/${p}/comm`, "utf8").trim() === "wireguard-go";
+                    } catch {
+                        return false;
+                    }
+                });
+            }
+
+            function handshakes(h: string): Map<string, number> {
+                return new Map(
+                    sh(h, "wg show wg0 latest-handshakes")
+                        .stdout.trim()
+                        .split("\n")
+                        .filter((l) => l !== "")
+                        .map((l) => l.split("\t") as [string, string])
+                        .map(([k, t]) => [k, Number(t)]),
+                );
+            }
+
+            it("lab up, overlay steps: every host pings every other (home to home through the hub); the hub lists the NAT'd endpoints", async () => {
+                const first = await recordOverlay(labHosts(false));
+                stepsA = first.steps;
+                plan = first.plan;
+                assert.deepEqual(stepsA.map((s) => s.name).sort(), ["cloud1", "cloud2", "home1", "home2"].flatMap((h) => [`${MESH_NAME}-${h}-wg-config`, `${MESH_NAME}-${h}-wg-install`]).sort());
+                const t0 = Date.now();
+                const results = await runPlan(planRun(undefined, stepsA));
+                assert.equal(describeFailures(results), "");
+                assert.ok(results.every((r) => r.status === StepStatus.Ok), "no overlay step is skipped");
+                for (const r of results.filter((x) => x.step === "wg-config")) assert.equal(r.changed, true, `${r.name} brought wg0 up`);
+                console.log(`overlay steps ran in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+                await converge(["cloud1", "cloud2", "home1", "home2"], "first up");
+
+                // Spokes have the hub as their only peer, so home1 -> home2 went through the hub.
+                for (const h of ["cloud2", "home1", "home2"]) assert.equal(sh(h, "wg show wg0 peers").stdout.trim(), pubkey("cloud1"), `${h} peers only with the hub`);
+                const endpoints = new Map(
+                    sh("cloud1", "wg show wg0 endpoints")
+                        .stdout.trim()
+                        .split("\n")
+                        .map((l) => l.split("\t") as [string, string]),
+                );
+                console.log(`hub endpoints:\n${[...endpoints].map(([k, e]) => `  ${k} ${e}`).join("\n")}`);
+                for (const h of ["home1", "home2"]) assert.match(endpoints.get(pubkey(h)) ?? "(none)", /^203\.0\.113\.1:\d+$/, `the hub sees ${h} behind the router's NAT`);
+                assert.equal(endpoints.get(pubkey("cloud2")), "203.0.113.20:51820");
+            });
+
+            it("running every step again changes nothing: steps report no change, checksums and interface state identical", async () => {
+                const names = ["cloud1", "cloud2", "home1", "home2"];
+                const before = Object.fromEntries(names.map((h) => [h, snapshot(h)]));
+                const again = await runPlan(planRun(undefined, stepsA));
+                assert.equal(describeFailures(again), "");
+                for (const r of again) assert.equal(r.changed, false, `${r.name} reported a change:\n${r.stdout}`);
+                assert.deepEqual(Object.fromEntries(names.map((h) => [h, snapshot(h)])), before);
+                // And as `pulumi up` sees it: same inputs, nothing to do.
+                const rerecorded = await recordOverlay(labHosts(false));
+                assert.ok(planRun(stepsA, rerecorded.steps).every((p) => p.action === Action.Same));
+            });
+
+            it("adding home3 runs only the predicted steps (hub config), restarts no interface and drops no packet", async () => {
+                const existing = ["cloud1", "cloud2", "home1", "home2"];
+                const next = await recordOverlay(labHosts(true));
+                // The prediction, from the plans (as the overlay's change test states it): the new host's steps,
+                // plus the config step of every existing host whose planned node changed: in hub topology the hub only.
+                const changedNodes = plan.nodes.filter((n) => !isDeepStrictEqual(n, next.plan.nodes.find((m) => m.name === n.name))).map((n) => n.name);
+                assert.deepEqual(changedNodes, ["cloud1"]);
+                const predicted = [
+                    [Action.Create, `${MESH_NAME}-home3-wg-install`],
+                    [Action.Create, `${MESH_NAME}-home3-wg-config`],
+                    ...changedNodes.map((n) => [Action.Update, `${MESH_NAME}-${n}-wg-config`]),
+                ].sort();
+                const runPlanSteps = planRun(stepsA, next.steps);
+                assert.deepEqual(runPlanSteps.filter((p) => p.action !== Action.Same).map((p) => [p.action, p.step.name]).sort(), predicted);
+
+                const before = Object.fromEntries(existing.map((h) => [h, { snap: snapshot(h), hs: handshakes(h) }]));
+                plan = next.plan;
+                // A background ping across the hub (home1 -> home2) for the whole change.
+                const ping = spawn("nsenter", ["-t", String(host("home1").holderPid), "-m", "-u", "-n", "ping", "-i", "0.2", "-W", "1", addr("home2")], { stdio: ["ignore", "pipe", "pipe"] });
+                let pingOut = "";
+                ping.stdout.on("data", (d: Buffer) => (pingOut += d.toString()));
+                const pingDone = new Promise<void>((r) => ping.on("close", () => r()));
+                try {
+                    await new Promise((r) => setTimeout(r, 1000));
+                    const results = await runPlan(runPlanSteps);
+                    assert.equal(describeFailures(results), "");
+                    assert.deepEqual(results.map((r) => [r.action, r.name]).sort(), predicted, "exactly the predicted steps ran");
+                    assert.equal(results.find((r) => r.name === `${MESH_NAME}-cloud1-wg-config`)!.changed, true);
+                    await converge([...existing, "home3"], "home3 added");
+                    await new Promise((r) => setTimeout(r, 1000));
+                } finally {
+                    ping.kill("SIGINT");
+                    await pingDone;
+                }
+                const stats = /(\d+) packets transmitted, (\d+) received/.exec(pingOut);
+                assert.ok(stats, `no ping summary:\n${pingOut}`);
+                console.log(`background ping home1 -> home2 during the change: ${stats[0]}`);
+                assert.ok(Number(stats[1]) >= 5, "the background ping ran");
+                assert.equal(stats[2], stats[1], "the tunnel never went down (0 packets lost)");
+
+                for (const h of existing) {
+                    const now = snapshot(h);
+                    assert.equal(now.ifindex, before[h].snap.ifindex, `${h}: wg0 was not recreated`);
+                    assert.equal(now.wireguardGo, before[h].snap.wireguardGo, `${h}: wireguard-go was not restarted`);
+                    const hs = handshakes(h);
+                    for (const [peer, t] of before[h].hs) {
+                        assert.ok(t > 0, `${h} had a handshake with ${peer}`);
+                        assert.ok((hs.get(peer) ?? 0) >= t, `${h} kept its handshake state with ${peer}`);
+                    }
+                    if (h !== "cloud1") assert.deepEqual(now, before[h].snap, `${h} is untouched`);
+                }
+                stepsA = next.steps;
+            });
+
+            it("removing home2 runs its delete steps: interface and config gone, the hub no longer lists its peer", async () => {
+                const home2Key = pubkey("home2");
+                const next = await recordOverlay(labHosts(true, ["home2"]));
+                const results = await runPlan(planRun(stepsA, next.steps));
+                assert.equal(describeFailures(results), "");
+                assert.deepEqual(results.map((r) => [r.action, r.name]).sort(), [
+                    [Action.Update, `${MESH_NAME}-cloud1-wg-config`],
+                    [Action.Delete, `${MESH_NAME}-home2-wg-config`],
+                    [Action.Delete, `${MESH_NAME}-home2-wg-install`],
+                ].sort());
+                assert.notEqual(sh("home2", "ip link show wg0").status, 0, "home2's wg0 is gone");
+                assert.equal(sh("home2", "test -e /etc/wireguard/wg0.conf; echo $?").stdout, "1\n", "home2's config is gone");
+                assert.deepEqual(wireguardGoPids("home2"), [], "home2's wireguard-go exited");
+                assert.ok(!sh("cloud1", "wg show wg0 peers").stdout.includes(home2Key), "the hub no longer lists home2");
+                plan = next.plan;
+                await converge(["cloud1", "cloud2", "home1", "home3"], "home2 removed");
+                stepsA = next.steps;
+            });
+        });
+
+        it("lab down leaves no namespace, mount or process", async () => {
+            await labDown((l) => console.log(l));
+            assert.deepEqual(labLeftovers(netnsIds), []);
+            const strays = fs
+                .readdirSync("/proc")
+                .filter((p) => /^\d+$/.test(p))
+                .filter((p) => {
+                    try {
+                        return fs.readFileSync(`/proc/${p}/cmdline`, "utf8").includes(STATE_DIR);
+                    } catch {
+                        return false;
+                    }
+                });
+            assert.deepEqual(strays, [], "no process refers to the lab's state dir");
+        });
+    });
+}

@@ -1,0 +1,406 @@
+/**
+ * TEST INFRASTRUCTURE, not part of the library: a small stand-in for `pulumi up`'s handling of
+ * `command:remote:Command` resources, so the lab can run the host steps a program registers over real SSH
+ * without the Pulumi CLI (which this machine does not have).
+ *
+ * Input: the Command resources of a mock-engine recording (`tests/harness/mocks.ts` `record(...)`, in
+ * update mode so every input is known): connection (host, port, user, privateKey, hostKey, proxy),
+ * create/update/delete text, stdin, triggers and dependencies.
+ *
+ * What it does, as the engine and the command provider would:
+ * - `planRun(previous, next)` diffs two recordings by resource name: new → create; inputs changed →
+ *   update (runs the `update` text, which falls back to `create`); `triggers` changed → replace (the new
+ *   create, then the old delete at the end); inputs equal → same (nothing runs); gone → delete.
+ *   `planRun(undefined, next)` runs every create (a first `pulumi up`, or "run all steps again").
+ * - `runPlan` runs creates/updates in dependency order, each as soon as its dependencies are done (in
+ *   parallel otherwise, up to `concurrency`); then deletes, dependents first. A step whose dependency
+ *   failed or was skipped does not run.
+ * - Each step gets a fresh SSH connection (ssh2), with the host key checked when `hostKey` is given and
+ *   `proxy` implemented as a jump through `forwardOut`, like the provider's. stdin is written, then closed.
+ * - Skip rules (`LAB_SKIP_RULES`) are explicit: a matching step is reported as skipped with the rule's
+ *   reason; nothing is ever skipped silently.
+ * - Each result has the exit code, stdout/stderr and whether the script printed the prelude's
+ *   `done (changed)` or `done (no change)`.
+ *
+ * Not modelled: provider-side retries, `deleteBeforeReplace`, `--parallel` flags, Pulumi state files.
+ */
+import { Client, ClientChannel, ConnectConfig } from "ssh2";
+import type { Duplex } from "node:stream";
+import type { Recording, RecordedResource } from "../harness/mocks";
+import { UNKNOWN } from "../harness/mocks";
+
+export const COMMAND_TYPE = "command:remote:Command";
+
+export interface SshTarget {
+    readonly host: string;
+    readonly port: number;
+    readonly user: string;
+    readonly privateKey: string;
+    readonly hostKey?: string;
+}
+
+export interface SshConnection extends SshTarget {
+    readonly proxy?: SshTarget;
+}
+
+/** One host step: a `command:remote:Command` resource's inputs. */
+export interface Step {
+    readonly name: string;
+    /** Host and step from the script's `# hybridinfra: <host>/<step>` header ("?" when absent). */
+    readonly host: string;
+    readonly step: string;
+    readonly connection: SshConnection;
+    readonly create: string;
+    readonly update?: string;
+    readonly delete?: string;
+    readonly stdin?: string;
+    readonly triggers?: unknown;
+    /** Names of the Command steps this one depends on (component dependencies expanded to their steps). */
+    readonly dependencies: readonly string[];
+}
+
+function target(c: Record<string, any>, where: string): SshTarget {
+    for (const k of ["host", "privateKey"]) {
+        if (typeof c[k] !== "string") throw new Error(`${where}.${k} is not a known string (record in update mode, not preview)`);
+    }
+    return {
+        host: c.host,
+        port: c.port ?? 22,
+        user: c.user ?? "root",
+        privateKey: c.privateKey,
+        ...(typeof c.hostKey === "string" ? { hostKey: c.hostKey } : {}),
+    };
+}
+
+function containsUnknown(v: unknown): boolean {
+    if (v === UNKNOWN) return true;
+    if (Array.isArray(v)) return v.some(containsUnknown);
+    if (v !== null && typeof v === "object") return Object.values(v).some(containsUnknown);
+    return false;
+}
+
+/** The host steps of a recording, with dependencies on components expanded to the components' steps. */
+export function stepsFromRecording(rec: Recording): Step[] {
+    const byName = new Map(rec.resources.map((r) => [r.name, r]));
+    const children = new Map<string, RecordedResource[]>();
+    for (const r of rec.resources) children.set(r.parent, [...(children.get(r.parent) ?? []), r]);
+    const commandsUnder = (name: string, seen = new Set<string>()): string[] => {
+        if (seen.has(name)) return [];
+        seen.add(name);
+        const r = byName.get(name);
+        if (r?.type === COMMAND_TYPE) return [name];
+        if (r === undefined || r.custom) return [];
+        // Depending on a component means depending on everything under it, as in the engine.
+        return (children.get(name) ?? []).flatMap((c) => commandsUnder(c.name, seen));
+    };
+    return rec.byType(COMMAND_TYPE).map((r) => {
+        if (containsUnknown(r.inputs)) throw new Error(`${r.name} has unknown inputs: record in update mode, not preview`);
+        const c = r.inputs.connection as Record<string, any>;
+        const header = /^# hybridinfra: ([^/\s]+)\/(\S+)/.exec(r.inputs.create ?? "");
+        return {
+            name: r.name,
+            host: header?.[1] ?? "?",
+            step: header?.[2] ?? "?",
+            connection: { ...target(c, `${r.name}.connection`), ...(c.proxy !== undefined ? { proxy: target(c.proxy, `${r.name}.connection.proxy`) } : {}) },
+            create: r.inputs.create,
+            ...(r.inputs.update !== undefined ? { update: r.inputs.update } : {}),
+            ...(r.inputs.delete !== undefined ? { delete: r.inputs.delete } : {}),
+            ...(r.inputs.stdin !== undefined ? { stdin: r.inputs.stdin } : {}),
+            ...(r.inputs.triggers !== undefined ? { triggers: r.inputs.triggers } : {}),
+            dependencies: [...new Set(r.dependencyNames.flatMap((d) => commandsUnder(d)))].filter((d) => d !== r.name),
+        };
+    });
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Planning (pure)
+
+export const Action = { Create: "create", Update: "update", Replace: "replace", Delete: "delete", Same: "same" } as const;
+export type Action = (typeof Action)[keyof typeof Action];
+
+export interface PlannedStep {
+    readonly action: Action;
+    /** The step as it is now (for delete: as it was). */
+    readonly step: Step;
+    /** For replace: the old step, whose delete runs at the end. */
+    readonly old?: Step;
+}
+
+function canonical(v: unknown): string {
+    return JSON.stringify(v, (_k, x) => (x !== null && typeof x === "object" && !Array.isArray(x) ? Object.fromEntries(Object.entries(x).sort(([a], [b]) => a.localeCompare(b))) : x));
+}
+
+/** The inputs whose change makes the engine call the provider's update. */
+function diffInputs(s: Step): string {
+    return canonical({ connection: s.connection, create: s.create, update: s.update, delete: s.delete, stdin: s.stdin });
+}
+
+/** What `pulumi up` would do with each step, going from `previous` (undefined: nothing exists) to `next`. */
+export function planRun(previous: readonly Step[] | undefined, next: readonly Step[]): PlannedStep[] {
+    const before = new Map((previous ?? []).map((s) => [s.name, s]));
+    const out: PlannedStep[] = next.map((s) => {
+        const old = before.get(s.name);
+        if (previous === undefined || old === undefined) return { action: Action.Create, step: s };
+        if (canonical(old.triggers) !== canonical(s.triggers)) return { action: Action.Replace, step: s, old };
+        if (diffInputs(old) !== diffInputs(s)) return { action: Action.Update, step: s };
+        return { action: Action.Same, step: s };
+    });
+    const names = new Set(next.map((s) => s.name));
+    for (const s of previous ?? []) if (!names.has(s.name)) out.push({ action: Action.Delete, step: s });
+    return out;
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Skip rules
+
+export interface SkipRule {
+    /** Matched against the resource name. */
+    readonly pattern: RegExp;
+    readonly reason: string;
+}
+
+/** Steps the lab cannot run, and why. The only ones it skips. */
+export const LAB_SKIP_RULES: readonly SkipRule[] = [
+    { pattern: /(^|-)k3s(-|$)/, reason: "k3s binaries cannot be fetched here (the lab has no internet)" },
+];
+
+// ---------------------------------------------------------------------------------------------------
+// SSH
+
+export interface ExecResult {
+    /** Exit code; -1 when the command was killed by a signal, timed out or the connection failed. */
+    readonly code: number;
+    readonly stdout: string;
+    readonly stderr: string;
+}
+
+function hostVerifier(expected: string | undefined): ConnectConfig["hostVerifier"] {
+    if (expected === undefined) return undefined;
+    const want = expected.trim().split(/\s+/)[1];
+    return (key: Buffer) => key.toString("base64") === want;
+}
+
+function connectTo(t: SshTarget, sock: Duplex | undefined, timeoutMs: number): Promise<Client> {
+    return new Promise((resolve, reject) => {
+        const client = new Client();
+        client.once("ready", () => resolve(client));
+        const verify = hostVerifier(t.hostKey);
+        const fail = (err: Error) => reject(new Error(`ssh ${t.user}@${t.host}:${t.port}: ${err.message}`));
+        client.once("error", fail);
+        try {
+            client.connect({
+            host: t.host,
+            port: t.port,
+            username: t.user,
+            privateKey: t.privateKey,
+            readyTimeout: timeoutMs,
+            ...(sock !== undefined ? { sock } : {}),
+            ...(verify !== undefined ? { hostVerifier: verify } : {}),
+            });
+        } catch (err) {
+            // ssh2 throws synchronously on keys it cannot parse (e.g. PKCS#8 ed25519, which OpenSSH accepts).
+            fail(err as Error);
+        }
+    });
+}
+
+/** Opens an SSH session as the command provider does: through the proxy (jump host) when there is one. */
+export async function openSsh(c: SshConnection, timeoutMs = 20_000): Promise<{ client: Client; close: () => void }> {
+    if (c.proxy === undefined) {
+        const client = await connectTo(c, undefined, timeoutMs);
+        return { client, close: () => client.end() };
+    }
+    const jump = await connectTo(c.proxy, undefined, timeoutMs);
+    try {
+        const channel = await new Promise<ClientChannel>((resolve, reject) =>
+            jump.forwardOut("127.0.0.1", 0, c.host, c.port, (err, ch) => (err ? reject(new Error(`jump ${c.proxy!.host} -> ${c.host}:${c.port}: ${err.message}`)) : resolve(ch))),
+        );
+        const client = await connectTo(c, channel, timeoutMs);
+        return {
+            client,
+            close: () => {
+                client.end();
+                jump.end();
+            },
+        };
+    } catch (err) {
+        jump.end();
+        throw err;
+    }
+}
+
+/** Runs one command over SSH, writing `stdin` and closing it. Bounded by `timeoutMs`. */
+export async function sshExec(c: SshConnection, commandText: string, stdin?: string, timeoutMs = 300_000): Promise<ExecResult> {
+    let session: { client: Client; close: () => void };
+    try {
+        session = await openSsh(c);
+    } catch (err) {
+        return { code: -1, stdout: "", stderr: (err as Error).message };
+    }
+    try {
+        return await new Promise<ExecResult>((resolve) => {
+            let stdout = "";
+            let stderr = "";
+            const timer = setTimeout(() => resolve({ code: -1, stdout, stderr: `${stderr}\n[runner] timed out after ${timeoutMs / 1000} s` }), timeoutMs);
+            session.client.exec(commandText, (err, stream) => {
+                if (err) {
+                    clearTimeout(timer);
+                    resolve({ code: -1, stdout, stderr: err.message });
+                    return;
+                }
+                stream.on("data", (d: Buffer) => (stdout += d.toString("utf8")));
+                stream.stderr.on("data", (d: Buffer) => (stderr += d.toString("utf8")));
+                stream.on("close", (code: number | null) => {
+                    clearTimeout(timer);
+                    resolve({ code: code ?? -1, stdout, stderr });
+                });
+                stream.end(stdin ?? "");
+            });
+        });
+    } finally {
+        session.close();
+    }
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Running a plan
+
+export const StepStatus = { Ok: "ok", Failed: "failed", Skipped: "skipped" } as const;
+export type StepStatus = (typeof StepStatus)[keyof typeof StepStatus];
+
+export interface StepResult {
+    readonly name: string;
+    readonly host: string;
+    readonly step: string;
+    /** What ran: create, update, delete (a replace reports its create and its delete separately). */
+    readonly action: Action;
+    readonly status: StepStatus;
+    /** Why it was skipped. */
+    readonly reason?: string;
+    readonly exitCode?: number;
+    readonly stdout: string;
+    readonly stderr: string;
+    /** true for `done (changed)`, false for `done (no change)`, undefined when the script printed neither. */
+    readonly changed?: boolean;
+    readonly ms: number;
+    /** When the command started and ended (ms since the epoch), to check ordering. */
+    readonly startedAt: number;
+    readonly endedAt: number;
+}
+
+export interface RunOptions {
+    readonly skipRules?: readonly SkipRule[];
+    /** Steps running at once. @default 8 */
+    readonly concurrency?: number;
+    /** Per step. @default 300 s */
+    readonly timeoutMs?: number;
+    readonly log?: (line: string) => void;
+}
+
+function changedFlag(stdout: string): boolean | undefined {
+    if (/\] done \(changed\)$/m.test(stdout)) return true;
+    if (/\] done \(no change\)$/m.test(stdout)) return false;
+    return undefined;
+}
+
+interface Job {
+    readonly key: string;
+    readonly action: Action;
+    readonly step: Step;
+    readonly text: string | undefined;
+    readonly after: readonly string[];
+}
+
+async function runJobs(jobs: readonly Job[], opts: RunOptions): Promise<StepResult[]> {
+    const skipRules = opts.skipRules ?? LAB_SKIP_RULES;
+    const limit = opts.concurrency ?? 8;
+    const results = new Map<string, StepResult>();
+    const pending = new Map(jobs.map((j) => [j.key, j]));
+    const running = new Map<string, Promise<void>>();
+    const keys = new Set(jobs.map((j) => j.key));
+    const finish = (j: Job, r: Omit<StepResult, "name" | "host" | "step" | "action" | "startedAt" | "endedAt">, startedAt = Date.now()) => {
+        results.set(j.key, { name: j.step.name, host: j.step.host, step: j.step.step, action: j.action, ...r, startedAt, endedAt: Date.now() });
+        opts.log?.(`${j.action} ${j.step.name}: ${r.status}${r.reason ? ` (${r.reason})` : ""}${r.changed === undefined ? "" : r.changed ? ", changed" : ", no change"}`);
+    };
+    const start = (j: Job) => {
+        pending.delete(j.key);
+        const t0 = Date.now();
+        const p = (async () => {
+            if (j.text === undefined) {
+                finish(j, { status: StepStatus.Ok, stdout: "", stderr: "", ms: 0, reason: "no delete command" }, t0);
+                return;
+            }
+            const res = await sshExec(j.step.connection, j.text, j.step.stdin, opts.timeoutMs ?? 300_000);
+            finish(j, {
+                status: res.code === 0 ? StepStatus.Ok : StepStatus.Failed,
+                exitCode: res.code,
+                stdout: res.stdout,
+                stderr: res.stderr,
+                ...(changedFlag(res.stdout) !== undefined ? { changed: changedFlag(res.stdout) } : {}),
+                ms: Date.now() - t0,
+            }, t0);
+        })();
+        running.set(j.key, p.finally(() => running.delete(j.key)));
+    };
+    // Bounded: every iteration finishes or starts at least one job, or stops.
+    for (let guard = 0; guard <= jobs.length * 2 + 2 && (pending.size > 0 || running.size > 0); guard++) {
+        let progressed = true;
+        while (progressed) {
+            progressed = false;
+            for (const j of [...pending.values()]) {
+                const deps = j.after.filter((d) => keys.has(d));
+                const blocked = deps.map((d) => results.get(d)).find((r) => r !== undefined && r.status !== StepStatus.Ok);
+                const rule = skipRules.find((r) => r.pattern.test(j.step.name));
+                if (rule !== undefined || blocked !== undefined) {
+                    pending.delete(j.key);
+                    const reason = rule !== undefined ? `skip rule ${rule.pattern}: ${rule.reason}` : `${blocked!.action} of ${blocked!.name} ${blocked!.status}`;
+                    finish(j, { status: StepStatus.Skipped, reason, stdout: "", stderr: "", ms: 0 });
+                    progressed = true;
+                } else if (deps.every((d) => results.has(d)) && running.size < limit) {
+                    start(j);
+                    progressed = true;
+                }
+            }
+        }
+        if (running.size > 0) await Promise.race(running.values());
+        else if (pending.size > 0) throw new Error(`dependency cycle among ${[...pending.keys()].join(", ")}`);
+    }
+    if (pending.size > 0 || running.size > 0) throw new Error(`runner stopped with steps left: ${[...pending.keys(), ...running.keys()].join(", ")}`);
+    return jobs.map((j) => results.get(j.key)!);
+}
+
+/**
+ * Runs a plan over SSH: creates, updates and the create half of replacements in dependency order, then
+ * deletes (removed steps and replaced ones) with dependents first. Returns one result per command run.
+ */
+export async function runPlan(plan: readonly PlannedStep[], opts: RunOptions = {}): Promise<StepResult[]> {
+    const forward: Job[] = plan
+        .filter((p) => p.action === Action.Create || p.action === Action.Update || p.action === Action.Replace)
+        .map((p) => ({
+            key: p.step.name,
+            action: p.action === Action.Update ? Action.Update : Action.Create,
+            step: p.step,
+            text: p.action === Action.Update ? (p.step.update ?? p.step.create) : p.step.create,
+            after: p.step.dependencies,
+        }));
+    const first = await runJobs(forward, opts);
+    const doomed: Step[] = plan.flatMap((p) => (p.action === Action.Delete ? [p.step] : p.action === Action.Replace && p.old !== undefined ? [p.old] : []));
+    const doomedNames = new Set(doomed.map((s) => s.name));
+    const deletes: Job[] = doomed.map((s) => ({
+        key: s.name,
+        action: Action.Delete,
+        step: s,
+        text: s.delete,
+        // Reverse edges: a step is deleted after every doomed step that depended on it.
+        after: doomed.filter((o) => o.dependencies.includes(s.name) && doomedNames.has(o.name)).map((o) => o.name),
+    }));
+    return [...first, ...(await runJobs(deletes, opts))];
+}
+
+/** A readable summary of failed steps (for assertion messages). */
+export function describeFailures(results: readonly StepResult[]): string {
+    return results
+        .filter((r) => r.status === StepStatus.Failed)
+        .map((r) => `${r.action} ${r.name} exited ${r.exitCode}:\n--- stdout\n${r.stdout}--- stderr\n${r.stderr}`)
+        .join("\n");
+}
