@@ -2,12 +2,10 @@ import * as pulumi from "@pulumi/pulumi";
 import * as tls from "@pulumi/tls";
 import { setInternals, getInternals } from "../util/internals";
 
-/** The private key outputs the tls provider computes; marked secret here too, so it holds in every engine. */
-export const PRIVATE_KEY_SECRET_OUTPUTS = ["privateKeyPem", "privateKeyPemPkcs8", "privateKeyOpenssh"];
-
 /** ECDSA P-256: small keys, accepted by every current TLS client and by Cloudflare's Origin CA (`origin-ecc`). */
 export function ecdsaKey(name: string, opts: pulumi.CustomResourceOptions): tls.PrivateKey {
-    return new tls.PrivateKey(name, { algorithm: "ECDSA", ecdsaCurve: "P256" }, { ...opts, additionalSecretOutputs: PRIVATE_KEY_SECRET_OUTPUTS });
+    // The tls SDK marks the private key outputs as secret itself.
+    return new tls.PrivateKey(name, { algorithm: "ECDSA", ecdsaCurve: "P256" }, opts);
 }
 
 export interface PrivateCaArgs {

@@ -36,8 +36,9 @@ export class CloudflareTunnel extends pulumi.ComponentResource {
         const namespace = args.namespace ?? "cloudflared";
         const hostnames = tunnelHostnames(args.ingress);
 
-        // Only used for locally managed tunnels, but the API keeps it: make it ours, random and secret.
-        const secret = new random.RandomBytes(`${name}-secret`, { length: 32 }, { parent: this, additionalSecretOutputs: ["base64", "hex"] });
+        // Only used for locally managed tunnels, but the API keeps it: make it ours, random and secret
+        // (the random SDK marks base64/hex as secret outputs).
+        const secret = new random.RandomBytes(`${name}-secret`, { length: 32 }, { parent: this });
         const tunnel = new cloudflare.ZeroTrustTunnelCloudflared(
             `${name}-tunnel`,
             { accountId: args.accountId, name: tunnelName, configSrc: "cloudflare", tunnelSecret: pulumi.secret(secret.base64) },
