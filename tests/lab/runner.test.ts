@@ -58,7 +58,7 @@ describe("lab runner: steps from a recording", () => {
             const byName = new Map(hosts.map((h) => [h.name, h]));
             remoteStep("after-all", { host: "cloud1", step: "after", connection: connectionFor(hosts[0], byName), create: 'hi_log "after"' }, { dependsOn: [probe] });
         });
-        assert.deepEqual(step(stepsFromRecording(rec), "after-all").dependencies.sort(), [
+        assert.deepEqual([...step(stepsFromRecording(rec), "after-all").dependencies].sort(), [
             "a-cloud1-k3s-probe",
             "a-cloud1-probe-check",
             "a-cloud1-probe-write",
