@@ -10,8 +10,12 @@ export interface RemoteStepArgs {
     readonly step: string;
     /** The SSH connection (from `connectionFor`). */
     readonly connection: pulumi.Input<command.types.input.remote.ConnectionArgs>;
-    /** Bash body run on create and on every change of the inputs (scripts are idempotent). */
-    readonly create: string;
+    /**
+     * Bash body run on create and on every change of the inputs (scripts are idempotent). It may be an
+     * Output (e.g. a config that holds a Tailscale address known only after apply); a plain string keeps the
+     * whole script known in preview.
+     */
+    readonly create: pulumi.Input<string>;
     /** Bash body that undoes the step when the resource is deleted. */
     readonly delete?: string;
     /** Secrets the scripts read from stdin (never argv, never the log). */
@@ -31,7 +35,8 @@ export interface RemoteStepArgs {
  */
 export function remoteStep(name: string, args: RemoteStepArgs, opts: pulumi.CustomResourceOptions): command.remote.Command {
     const secretNames = Object.keys(args.secrets ?? {});
-    const create = renderHostScript({ host: args.host, step: args.step, body: args.create, readsSecrets: secretNames.length > 0 });
+    const render = (body: string) => renderHostScript({ host: args.host, step: args.step, body, readsSecrets: secretNames.length > 0 }).command;
+    const create = typeof args.create === "string" ? render(args.create) : pulumi.output(args.create).apply(render);
     const del = args.delete !== undefined ? renderHostScript({ host: args.host, step: `${args.step}-delete`, body: args.delete }) : undefined;
     const stdin =
         secretNames.length > 0
@@ -41,8 +46,8 @@ export function remoteStep(name: string, args: RemoteStepArgs, opts: pulumi.Cust
         name,
         {
             connection: args.connection,
-            create: create.command,
-            update: create.command,
+            create,
+            update: create,
             ...(del !== undefined ? { delete: del.command } : {}),
             ...(stdin !== undefined ? { stdin } : {}),
             ...(args.triggers !== undefined ? { triggers: args.triggers } : {}),

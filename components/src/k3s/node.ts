@@ -8,7 +8,8 @@ import { apiUrl, Datastore, DEFAULT_CHANNEL, FailoverProfile, K3sInstallArgs, K3
 import { planNodeConfig, K3sInstallPlan } from "./plan";
 import { renderK3sConfig, SECRET_DATASTORE, SECRET_TOKEN, yamlQuotedInner } from "./render";
 import { airgapRemotePaths, renderConfigDelete, renderConfigStep, renderInstallScript, renderNodeReadyScript, renderNodeRemoveScript, renderUninstallScript } from "./scripts";
-import { k3sStep, whenResolved } from "./step";
+import { whenResolved } from "./step";
+import { remoteStep } from "../host/step";
 import { ArgTarget, validateExtraArgs, validateInstall, validateK3sNode } from "./validate";
 
 /** What every k3s node component takes. */
@@ -164,7 +165,7 @@ function createNodeSteps(parent: pulumi.ComponentResource, name: string, args: K
     const install = installPlan(args.install);
     const airgap = install.airgap;
 
-    const config = k3sStep(
+    const config = remoteStep(
         `${name}-k3s-config`,
         {
             host,
@@ -201,7 +202,7 @@ function createNodeSteps(parent: pulumi.ComponentResource, name: string, args: K
         }
     }
 
-    const installStep = k3sStep(
+    const installStep = remoteStep(
         `${name}-k3s-install`,
         {
             host,
@@ -216,7 +217,7 @@ function createNodeSteps(parent: pulumi.ComponentResource, name: string, args: K
 
     let nodeStep: command.remote.Command | undefined;
     if (args.controlHost !== undefined && args.controlHost.name !== args.node.name) {
-        nodeStep = k3sStep(
+        nodeStep = remoteStep(
             `${name}-k3s-node`,
             {
                 host: args.controlHost.name,
