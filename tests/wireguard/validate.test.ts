@@ -98,6 +98,11 @@ const cases: [string, WireGuardMeshArgs, string][] = [
     ["a bad interface name", { hosts: seedHosts(), interfaceName: "wireguard-overlay0" }, 'overlay.interfaceName: must be 1 to 15 letters, digits or "_=+.-", got "wireguard-overlay0". Fix: use a short name such as "wg0"'],
     ["a location that is not a name", { hosts: withHost(2, { location: "Home Office" }) }, "hosts[2].location: must be a lowercase name (letters, digits, '-'), got \"Home Office\". Fix: name where the machine is, e.g. \"tokyo\" or \"home\""],
     ["no hosts", { hosts: [] }, "hosts: is empty, got []. Fix: list at least one machine under hosts"],
+    [
+        "a location peer whose SSH address cannot be an endpoint",
+        { hosts: [home("home-a", { endpoint: "198.51.100.1" }), home("home-b", { address: "fe80::1%eth0" })], topology: Topology.Locations },
+        'hosts[1].ssh.host: is the WireGuard endpoint of "home-b" inside location "home", but is not an IP address or DNS name, got "fe80::1%eth0". Fix: use the host\'s LAN address as its SSH address, or set endpoint',
+    ],
 ];
 
 describe("overlay validation", () => {

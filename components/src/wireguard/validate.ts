@@ -264,6 +264,17 @@ function validatePaths(args: WireGuardMeshArgs, topology: Topology): void {
             return;
         }
         case Topology.Locations: {
+            // Inside a location hosts without a public endpoint are reached at their SSH address.
+            hosts.forEach((h, i) => {
+                const shared = hosts.some((o) => o !== h && o.location === h.location);
+                if (shared && h.endpoint === undefined && parseEndpoint(h.address) === undefined) {
+                    throw new HybridInfraConfigError(
+                        `hosts[${i}].ssh.host`,
+                        `is the WireGuard endpoint of ${JSON.stringify(h.name)} inside location ${JSON.stringify(h.location)}, but is not an IP address or DNS name, got ${showValue(h.address)}`,
+                        "use the host's LAN address as its SSH address, or set endpoint",
+                    );
+                }
+            });
             const gws = locationGateways(hosts);
             const list = [...gws.entries()];
             for (let x = 0; x < list.length; x++) {
