@@ -116,7 +116,8 @@ if (unavailable !== undefined && required) {
             async function converge(names: string[], label: string): Promise<number> {
                 const t0 = Date.now();
                 let failing: (readonly [string, string])[] = [];
-                for (let i = 0; i < 180; i++) {
+                // Bounded in count and in time (a generous bound, not an assertion on speed).
+                for (let i = 0; i < 240 && Date.now() - t0 < 180_000; i++) {
                     failing = pairs(names).filter(([a, b]) => !pings(a, b));
                     if (failing.length === 0) break;
                     await new Promise((r) => setTimeout(r, 500));
@@ -244,8 +245,13 @@ if (unavailable !== undefined && required) {
                 const stats = /(\d+) packets transmitted, (\d+) received/.exec(pingOut);
                 assert.ok(stats, `no ping summary:\n${pingOut}`);
                 console.log(`background ping home1 -> home2 during the change: ${stats[0]}`);
-                assert.ok(Number(stats[1]) >= 5, "the background ping ran");
-                assert.equal(stats[2], stats[1], "the tunnel never went down (0 packets lost)");
+                const transmitted = Number(stats[1]);
+                assert.ok(transmitted >= 10, "the background ping ran");
+                // Every reply up to the last one arrived; only the echo in flight when ping was stopped may lack one.
+                const seqs = [...pingOut.matchAll(/icmp_seq=(\d+) ttl=/g)].map((m) => Number(m[1]));
+                const missing = Array.from({ length: Math.max(...seqs) }, (_, i) => i + 1).filter((n) => !seqs.includes(n));
+                assert.deepEqual(missing, [], "the tunnel never went down (0 packets lost)");
+                assert.ok(seqs.length >= transmitted - 1, `${transmitted - seqs.length} echoes unanswered at the end`);
 
                 for (const h of existing) {
                     const now = snapshot(h);
