@@ -6,7 +6,8 @@
  * the library entry (`lib/index.js`), the SDK would host every exported component itself under a provider
  * name derived from the npm name (`@hybridinfra/components` → `components`), which does not match the type
  * tokens the components register (`hybridinfra:index:X`). This module hosts them under `hybridinfra` instead,
- * and marks secret properties in the schema, which the schema analyzer cannot infer from TypeScript types.
+ * and finalizes the schema: it marks secret properties (the analyzer cannot infer them from TypeScript types)
+ * and names the object types as C# and Python users expect.
  *
  * Loading this module has no side effect unless it is the process's entry point or was loaded by Pulumi's
  * plugin runner, so tests can import it.
@@ -108,10 +109,59 @@ export function publicComponents(): ComponentResourceConstructor[] {
     return getPulumiComponents(entry);
 }
 
+/**
+ * The schema name of an object type: its TypeScript interface name without a trailing `Args`. The C#, Python
+ * and Go generators append `Args` to every input type, so `ClusterHostArgs` would become
+ * `Inputs.ClusterHostArgsArgs` in C#; renamed, it is `Inputs.ClusterHostArgs`. Type names only name generated
+ * classes: the provider receives plain property bags, so renaming changes nothing at run time.
+ */
+export function schemaTypeName(tsName: string): string {
+    return tsName.length > "Args".length && tsName.endsWith("Args") ? tsName.slice(0, -"Args".length) : tsName;
+}
+
+/** Returns a copy of `schema` with its object types renamed by `schemaTypeName` and every `$ref` to them rewritten. */
+export function renameTypes<T extends PackageSchemaLike>(schema: T): T {
+    const prefix = `${PACKAGE_NAME}:index:`;
+    const renamed = new Map<string, string>();
+    const taken = new Map<string, string>();
+    for (const tok of Object.keys(schema.types)) {
+        const to = prefix + schemaTypeName(tok.slice(prefix.length));
+        const other = taken.get(to) ?? (to in schema.resources ? `the component ${to}` : undefined);
+        if (other !== undefined) {
+            throw new Error(`schema types ${other} and ${tok} would both be named ${to}. Fix: rename one of the TypeScript declarations`);
+        }
+        taken.set(to, tok);
+        renamed.set(tok, to);
+    }
+    const rewrite = (v: unknown): unknown => {
+        if (Array.isArray(v)) return v.map(rewrite);
+        if (typeof v !== "object" || v === null) return v;
+        const out: Record<string, unknown> = {};
+        for (const [k, x] of Object.entries(v)) {
+            out[k] = k === "$ref" && typeof x === "string" && x.startsWith("#/types/") ? `#/types/${renamed.get(x.slice("#/types/".length)) ?? x.slice("#/types/".length)}` : rewrite(x);
+        }
+        return out;
+    };
+    const types: Record<string, unknown> = {};
+    for (const [tok, def] of Object.entries(schema.types)) types[renamed.get(tok)!] = rewrite(def);
+    return { ...schema, resources: rewrite(schema.resources), types } as T;
+}
+
+/**
+ * The schema as served: secrets marked, types renamed, and the C# namespace spelled `Pulumi.HybridInfra`
+ * (the generator would title-case the package name to `Pulumi.Hybridinfra`).
+ */
+export function finalizeSchema<T extends PackageSchemaLike>(schema: T, secrets: readonly string[] = SECRET_PROPERTIES): T {
+    const out: PackageSchemaLike = renameTypes(markSecrets(schema, secrets));
+    const language = (out.language ?? {}) as Record<string, Record<string, unknown>>;
+    out.language = { ...language, csharp: { ...language.csharp, namespaces: { [PACKAGE_NAME]: "HybridInfra" } } };
+    return out as T;
+}
+
 /** The components package directory (holding package.json and PulumiPlugin.yaml), from `src/` or `lib/`. */
 export const PACKAGE_DIR = path.resolve(__dirname, "..");
 
-/** The SDK's component provider, with secret properties marked in the schema it serves. */
+/** The SDK's component provider, serving the finalized schema (see `finalizeSchema`). */
 export class HybridInfraProvider extends ComponentProvider {
     private markedSchema?: string;
 
@@ -122,7 +172,7 @@ export class HybridInfraProvider extends ComponentProvider {
     override async getSchema(): Promise<string> {
         if (this.markedSchema === undefined) {
             const schema = JSON.parse(await super.getSchema()) as PackageSchemaLike;
-            this.markedSchema = JSON.stringify(markSecrets(schema));
+            this.markedSchema = JSON.stringify(finalizeSchema(schema));
         }
         return this.markedSchema;
     }

@@ -12,11 +12,14 @@ import * as path from "node:path";
 import { Analyzer } from "@pulumi/pulumi/provider/experimental/analyzer";
 import { generateSchema } from "@pulumi/pulumi/provider/experimental/schema";
 import {
+    finalizeSchema,
     HybridInfraProvider,
     markSecrets,
     PACKAGE_DIR,
     PACKAGE_NAME,
     publicComponents,
+    renameTypes,
+    schemaTypeName,
     SECRET_PROPERTIES,
 } from "../../components/src/provider";
 import { jsonDiff } from "./jsonDiff";
@@ -40,7 +43,7 @@ const EXPECTED_COMPONENTS = [
     "HybridCluster",
 ] as const;
 
-/** Secrets the issue names explicitly; SECRET_PROPERTIES in provider.ts lists them all. */
+/** Secrets the issue names explicitly; SECRET_PROPERTIES in provider.ts lists them all (TypeScript type names). */
 const MUST_BE_SECRET = [
     "HybridCluster.inputs.sshPrivateKey",
     "HybridCluster.outputs.kubeconfig",
@@ -130,6 +133,12 @@ function sourceFiles(dir: string): string[] {
     });
 }
 
+/** `where` with a TypeScript interface name (as SECRET_PROPERTIES has it) → the same path in the served schema. */
+function toSchemaPath(where: string): string {
+    const parts = where.split(".");
+    return parts.length === 2 ? `${schemaTypeName(parts[0]!)}.${parts[1]}` : where;
+}
+
 function propertyAt(schema: Schema, where: string): PropertyDef | undefined {
     const parts = where.split(".");
     if (parts.length === 3) {
@@ -187,6 +196,34 @@ describe("component package schema (analyzer machinery on one finished component
         );
         assert.throws(() => markSecrets(schema, ["TailscaleOverlay.authKey.x.y"]), /expected <Resource>\.inputs\.<prop>/);
     });
+
+    it("names object types without the Args suffix the SDK generators add again, rewriting every $ref", () => {
+        const renamed = renameTypes(schema);
+        assert.deepEqual(Object.keys(renamed.types).sort(), [token("SshJump"), token("TailscaleHost")]);
+        assert.deepEqual(renamed.resources[token("TailscaleOverlay")]!.inputProperties.hosts!.items, {
+            $ref: `#/types/${token("TailscaleHost")}`,
+            plain: true,
+        });
+        assert.deepEqual(renamed.types[token("TailscaleHost")]!.properties!.jump!.$ref, `#/types/${token("SshJump")}`);
+        assert.equal(schemaTypeName("Args"), "Args");
+        assert.equal(schemaTypeName("Topology"), "Topology");
+    });
+
+    it("refuses a rename that would merge two types", () => {
+        const clash = structuredClone(schema);
+        clash.types[token("SshJump")] = { type: "object", properties: {} };
+        assert.throws(() => renameTypes(clash), {
+            message:
+                `schema types ${token("SshJumpArgs")} and ${token("SshJump")} would both be named ${token("SshJump")}. ` +
+                "Fix: rename one of the TypeScript declarations",
+        });
+    });
+
+    it("sets the C# namespace to Pulumi.HybridInfra and keeps the analyzer's language settings", () => {
+        const final = finalizeSchema(schema, ["TailscaleOverlay.inputs.authKey"]);
+        assert.deepEqual((final.language as Record<string, object>).csharp, { respectSchemaVersion: true, namespaces: { hybridinfra: "HybridInfra" } });
+        assert.deepEqual((final.language as Record<string, object>).go, { respectSchemaVersion: true });
+    });
 });
 
 describe("component package schema (every public component)", () => {
@@ -243,12 +280,19 @@ describe("component package schema (every public component)", () => {
             assert.ok(SECRET_PROPERTIES.includes(where), `${where} missing from SECRET_PROPERTIES`);
             assert.equal(propertyAt(s, where)?.secret, true, `${where} is not marked secret`);
         }
-        for (const where of SECRET_PROPERTIES) assert.equal(propertyAt(s, where)?.secret, true, `${where} is not marked secret`);
+        for (const where of SECRET_PROPERTIES) {
+            assert.equal(propertyAt(s, toSchemaPath(where))?.secret, true, `${where} is not marked secret`);
+        }
+        const notSecret = new Set(Object.keys(NOT_SECRET).map(toSchemaPath));
         const unmarked = allProperties(s)
             .filter(({ where, def }) => SECRET_NAME.test(where.split(".").pop()!) && holdsString(def) && def.secret !== true)
             .map(({ where }) => where)
-            .filter((where) => !(where in NOT_SECRET));
-        assert.deepEqual(unmarked, [], "add these to SECRET_PROPERTIES in components/src/provider.ts (or to NOT_SECRET here, with the reason)");
+            .filter((where) => !notSecret.has(where));
+        assert.deepEqual(
+            unmarked,
+            [],
+            "add these to SECRET_PROPERTIES in components/src/provider.ts, with the TypeScript interface name (or to NOT_SECRET here, with the reason)",
+        );
     });
 
     it("no $ref points to another provider's schema, and every local $ref resolves", () => {
@@ -266,7 +310,7 @@ describe("component package schema (every public component)", () => {
 
     it("each schema type name is declared once in the sources (the analyzer silently merges same-named types)", () => {
         const s = analyzed();
-        const names = Object.keys(s.types).map(local);
+        const names = Object.keys(s.types).flatMap((t) => [local(t), `${local(t)}Args`]);
         const decl = new Map<string, string[]>();
         for (const file of sourceFiles(SRC)) {
             const text = fs.readFileSync(file, "utf8");
@@ -278,6 +322,10 @@ describe("component package schema (every public component)", () => {
         }
         const dup = [...decl].filter(([, files]) => new Set(files).size > 1).map(([n, files]) => `${n}: ${[...new Set(files)].join(", ")}`);
         assert.deepEqual(dup, []);
+    });
+
+    it("is served with the C# namespace Pulumi.HybridInfra", () => {
+        assert.deepEqual((analyzed().language as Record<string, { namespaces?: object }>).csharp?.namespaces, { hybridinfra: "HybridInfra" });
     });
 
     it("matches the committed golden schema (UPDATE_GOLDEN=1 rewrites it)", () => {
