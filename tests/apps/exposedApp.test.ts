@@ -117,7 +117,7 @@ describe("ExposedApp with Traefik ingress and a private CA", () => {
             const leaf = rec.find("tls:index/locallySignedCert:LocallySignedCert", "blog-tls-cert");
             assertSecretInput(rec, leaf, "caPrivateKeyPem", preview);
             assert.ok(leaf.inputs.allowedUses.includes("server_auth"));
-            assert.equal(rec.find("tls:index/selfSignedCert:SelfSignedCert", "cluster-ca-ca-cert").inputs.isCaCertificate, true);
+            assert.equal(rec.find("tls:index/selfSignedCert:SelfSignedCert", "cluster-ca-cert").inputs.isCaCertificate, true);
             assert.equal(rec.byType("tls:index/selfSignedCert:SelfSignedCert").length, 1, "the app uses the shared CA, not one of its own");
             for (const key of rec.byType(KEY)) assert.ok(key.additionalSecretOutputs.includes("privateKeyPem"), `${key.name}'s key output is secret`);
             const tlsSecret = rec.find(SECRET, "blog-tls");
@@ -167,8 +167,8 @@ describe("ExposedApp with Traefik ingress and a private CA", () => {
             new ExposedApp("own", { image: "nginx:1.27", ports: [{ containerPort: 80 }], hostnames: ["own.example.com"], tls: { mode: TlsMode.PrivateCa } }, { provider });
             new ExposedApp("given", { image: "nginx:1.27", ports: [{ containerPort: 80 }], hostnames: ["given.example.com"], tls: { mode: TlsMode.ExistingSecret, secretName: "wildcard-tls" } }, { provider });
         });
-        assert.equal(rec.find("tls:index/selfSignedCert:SelfSignedCert", "own-ca-ca-cert").parent, "own-ca");
-        assert.equal(rec.find("hybridinfra:index:PrivateCa", "own-ca").parent, "own");
+        assert.equal(rec.find("tls:index/selfSignedCert:SelfSignedCert", "own-ca-cert").parent, "own");
+        assert.equal(rec.find("tls:index/privateKey:PrivateKey", "own-ca-key").parent, "own");
         assert.equal(rec.find(SECRET, "own-tls").inputs.type, "kubernetes.io/tls");
         assert.deepEqual(rec.find(ING, "given-ingress").inputs.spec.tls, [{ hosts: ["given.example.com"], secretName: "wildcard-tls" }]);
         assert.equal(rec.byType(SECRET).length, 1, "an existing secret is referenced, not created");

@@ -32,28 +32,30 @@ export interface PrivateCaInternals {
     readonly privateKeyPem: pulumi.Output<string>;
 }
 
-/** A cluster's private CA: one key and one self-signed CA certificate that sign every app's leaf. */
-export class PrivateCa extends pulumi.ComponentResource {
+/**
+ * A cluster's private CA: one key and one self-signed CA certificate that sign every app's leaf.
+ * A helper, not a component (it adds no schema surface): its two resources go under `opts.parent`.
+ */
+export class PrivateCa {
     /** PEM of the CA certificate: give it to clients that should trust the apps. */
     public readonly certPem: pulumi.Output<string>;
 
-    constructor(name: string, args: PrivateCaArgs, opts?: pulumi.ComponentResourceOptions) {
-        super("hybridinfra:index:PrivateCa", name, {}, opts);
-        const key = ecdsaKey(`${name}-ca-key`, { parent: this });
+    constructor(name: string, args: PrivateCaArgs = {}, opts: pulumi.CustomResourceOptions = {}) {
+        const key = ecdsaKey(`${name}-key`, opts);
         const cert = new tls.SelfSignedCert(
-            `${name}-ca-cert`,
+            `${name}-cert`,
             {
                 privateKeyPem: pulumi.secret(key.privateKeyPem),
                 isCaCertificate: true,
                 subject: { commonName: args.commonName ?? "HybridInfra private CA", organization: args.organization ?? "HybridInfra" },
+                // No earlyRenewalHours: a re-issued CA would invalidate every leaf at once, so it only changes on request.
                 validityPeriodHours: args.validityHours ?? 87600,
                 allowedUses: ["cert_signing", "crl_signing", "digital_signature"],
             },
-            { parent: this },
+            opts,
         );
         this.certPem = cert.certPem;
         setInternals<PrivateCaInternals>(this, { certPem: cert.certPem, privateKeyPem: pulumi.secret(key.privateKeyPem) });
-        this.registerOutputs({ certPem: this.certPem });
     }
 }
 
