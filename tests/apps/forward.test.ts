@@ -5,7 +5,9 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { PublicIngressForward, publicIngressForwardInternals, planForward, renderForwardScript, PublicIngressForwardArgs } from "../../components/src/ingress";
-import { record } from "../harness/mocks";
+import { record, settle } from "../harness/mocks";
+import { ExposedApp, exposedAppInternals } from "../../components/src/apps";
+import { assertAllOnProvider, clusterProvider } from "./helpers";
 import { assertHostScript, assertShellcheck, extractProgram } from "../harness/shellcheck";
 import { TEST_KEY } from "../harness/fixtures";
 
@@ -53,6 +55,29 @@ describe("PublicIngressForward (cloud node forwarding to a private cluster)", ()
         assert.match(del, /hi_fwd_prune_jumps nat PREROUTING HI-FWD-DNAT- ""/);
         assert.match(del, /hi_fwd_prune_chains filter HI-FWD-FILT- ""/);
         assert.match(del, /hi_remove_managed_file \/usr\/local\/sbin\/hybridinfra-ingress-forward/);
+    });
+
+    it("publishes an app of a private cluster through the cloud node: Ingress on Traefik, forward to the overlay", async () => {
+        const rec = await record(() => {
+            const provider = clusterProvider();
+            const app = new ExposedApp(
+                "wiki",
+                { image: "requarks/wiki:2.5", replicas: 2, ports: [{ containerPort: 3000, servicePort: 80 }], hostnames: ["wiki.example.com"], placement: { locations: ["home"] }, knownLocations: ["home", "cloud"] },
+                { providers: { kubernetes: provider } },
+            );
+            const forward = new PublicIngressForward("edge", { ...edge, targets: ["10.100.0.2"] }, { dependsOn: [app] });
+            return { app, forward };
+        });
+        const ing = rec.find("kubernetes:networking.k8s.io/v1:Ingress", "wiki-ingress");
+        assert.equal(ing.inputs.spec.ingressClassName, "traefik");
+        assert.equal(ing.inputs.spec.rules[0].http.paths[0].backend.service.port.number, exposedAppInternals((rec.result as { app: ExposedApp }).app).servicePort);
+        assert.equal(rec.find("kubernetes:policy/v1:PodDisruptionBudget", "wiki-pdb").inputs.spec.minAvailable, 1);
+        const step = rec.find(CMD, "edge-ingress-forward");
+        assert.ok(step.dependencyNames.includes("wiki-ingress"), "the component's dependsOn (expanded to its children) reaches its host step");
+        assert.ok(extractProgram(step.inputs.create).includes("--to-destination 10.100.0.2:443"));
+        assert.equal(step.provider, "", "the host step is a command resource, not a cluster one");
+        assert.deepEqual((await settle((rec.result as { app: ExposedApp }).app.urls)).value, ["http://wiki.example.com/"]);
+        assertAllOnProvider(rec, "cluster");
     });
 
     it("renders a given public interface and other ports, and a standalone script that passes shellcheck", () => {
