@@ -54,6 +54,7 @@ export const SECRET_PROPERTIES: readonly string[] = [
     "ExposedApp.inputs.secretEnv",
     "AppTlsArgs.caPrivateKeyPem",
     "PublicIngressForward.inputs.privateKey",
+    "TraefikDashboard.outputs.password",
     // SSH keys of the host models the components share
     "SshHostArgs.privateKey",
     "SshJumpArgs.privateKey",
