@@ -2,10 +2,13 @@
 import { describe, it } from "node:test";
 import * as assert from "node:assert/strict";
 import * as crypto from "node:crypto";
+import * as fs from "node:fs";
+import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import { connectionFor, remoteStep, SshHostArgs } from "../../components/src/host";
 import { record, UNKNOWN } from "../harness/mocks";
 import { TEST_KEY } from "../harness/fixtures";
+import { assertShellcheck } from "../harness/shellcheck";
 import { Action, LAB_SKIP_RULES, planRun, runPlan, Step, stepsFromRecording, StepStatus } from "./runner";
 import { LabProbe, probeProgram } from "./scenario";
 
@@ -135,5 +138,11 @@ describe("lab runner: skip rules and failures", () => {
         assert.equal(by.get("probe-cloud1-probe-check")!.reason, "create of probe-cloud1-probe-write failed");
         assert.equal(by.get("probe-cloud1-k3s-probe")!.status, StepStatus.Skipped);
         assert.equal(by.get("probe-cloud1-k3s-probe")!.reason, "skip rule /(^|-)k3s(-|$)/: k3s binaries cannot be fetched here (the lab has no internet)");
+    });
+});
+
+describe("lab scripts", () => {
+    it("lab/holder.sh passes shellcheck", () => {
+        assertShellcheck(fs.readFileSync(path.join(__dirname, "../../lab/holder.sh"), "utf8"), "lab/holder.sh");
     });
 });
