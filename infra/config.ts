@@ -88,9 +88,11 @@ const Ingress = z.strictObject({
 
 const Probe = z.strictObject({
     path: z.string().startsWith("/"),
-    port: z.number().int().min(1).max(65535),
+    port: z.number().int().min(1).max(65535).optional(),
     initialDelaySeconds: z.number().int().min(0).optional(),
     periodSeconds: z.number().int().min(1).optional(),
+    timeoutSeconds: z.number().int().min(1).optional(),
+    failureThreshold: z.number().int().min(1).optional(),
 });
 
 const App = z.strictObject({
@@ -105,7 +107,10 @@ const App = z.strictObject({
     /** Env vars whose values are secret config keys (`pulumi config set --secret <key>`). */
     secretEnv: z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/), z.string().min(1)).optional(),
     resources: z
-        .strictObject({ cpuRequest: z.string().optional(), memoryRequest: z.string().optional(), cpuLimit: z.string().optional(), memoryLimit: z.string().optional() })
+        .strictObject({
+            requests: z.strictObject({ cpu: z.string().min(1).optional(), memory: z.string().min(1).optional() }).optional(),
+            limits: z.strictObject({ cpu: z.string().min(1).optional(), memory: z.string().min(1).optional() }).optional(),
+        })
         .optional(),
     livenessProbe: Probe.optional(),
     readinessProbe: Probe.optional(),

@@ -1,3 +1,12 @@
 export * from "./util/errors";
-export * from "./host";
 export * from "./util/internals";
+export * from "./host";
+export * from "./wireguard";
+export * from "./tailscale";
+export * from "./k3s";
+export * from "./apps";
+export * from "./cloudflare";
+export * from "./ingress";
+export * from "./cluster";
+// Both layers name the region label; it is the same constant.
+export { REGION_LABEL } from "./k3s";

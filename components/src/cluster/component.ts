@@ -1,0 +1,234 @@
+import * as pulumi from "@pulumi/pulumi";
+import * as cloudflare from "@pulumi/cloudflare";
+import { validateSshHosts } from "../host/model";
+import { setInternals, getInternals } from "../util/internals";
+import { WireGuardMesh, WireGuardHostArgs, WireGuardMeshArgs, planOverlayAddresses, validateOverlay, OVERLAY_DEFAULTS } from "../wireguard";
+import { TailscaleOverlay, TailscaleOverlayArgs, TAILSCALE_INTERFACE, tailscaleOverlayInternals, validateTailscale } from "../tailscale";
+import { K3sCluster, K3sClusterArgs, K3sNodeArgs, NodeRole, k3sClusterInternals, validateK3sCluster } from "../k3s";
+import { ExposedApp, ExposedAppArgs, Exposure, PrivateCa, TlsMode, privateCaInternals, validateApps, exposedAppInternals } from "../apps";
+import { CloudflareTunnel } from "../cloudflare";
+import { PublicIngressForward, PublicIngressForwardArgs } from "../ingress";
+import { CertManager, TraefikDashboard } from "../addons";
+import { ClusterPlan, planCluster, sshOf } from "./plan";
+import { HostRole, HybridClusterArgs, IngressMode, OverlayKind } from "./types";
+
+/** Where Traefik (bundled with k3s) listens inside the cluster; tunnels send traffic there. */
+const TRAEFIK_SERVICE_URL = "http://traefik.kube-system.svc.cluster.local:80";
+
+/** The domain arguments a spec turns into. Pure; computed before anything is registered. */
+export interface ClusterComposition {
+    readonly plan: ClusterPlan;
+    readonly wireguard?: WireGuardMeshArgs;
+    readonly tailscale?: Omit<TailscaleOverlayArgs, "authKey">;
+    /** Overlay address of each host where it is known at plan time (WireGuard). */
+    readonly plannedAddresses: Record<string, string>;
+    readonly k3s: Omit<K3sClusterArgs, "nodes"> & { nodes: Omit<K3sNodeArgs, "overlayAddress">[] };
+    readonly apps: ExposedAppArgs[];
+    readonly forward?: Omit<PublicIngressForwardArgs, "targets">;
+}
+
+/**
+ * Turns a cluster spec into the arguments of each layer and runs every layer's validation, so that a bad
+ * spec fails before any resource is registered. Pure.
+ */
+export function composeCluster(args: HybridClusterArgs): ClusterComposition {
+    validateSshHosts(args.hosts.map((h) => sshOf(h, args)));
+    const plan = planCluster(args);
+    const overlay = args.overlay ?? {};
+    let wireguard: WireGuardMeshArgs | undefined;
+    let tailscale: Omit<TailscaleOverlayArgs, "authKey"> | undefined;
+    let plannedAddresses: Record<string, string> = {};
+    let interfaceName: string;
+    if (plan.overlayKind === OverlayKind.WireGuard) {
+        const hosts: WireGuardHostArgs[] = args.hosts.map((h) => ({
+            ...sshOf(h, args),
+            location: h.location,
+            ...(h.publicEndpoint !== undefined ? { endpoint: h.publicEndpoint } : {}),
+            hub: h.roles.includes(HostRole.Hub),
+            ...(h.lan !== undefined ? { lan: h.lan } : {}),
+            ...(h.overlayAddress !== undefined ? { overlayAddress: h.overlayAddress } : {}),
+            ...(h.mtu !== undefined ? { mtu: h.mtu } : {}),
+            ...(h.gateway !== undefined ? { gateway: h.gateway } : {}),
+        }));
+        wireguard = {
+            hosts,
+            ...(overlay.topology !== undefined ? { topology: overlay.topology } : {}),
+            ...(overlay.cidr !== undefined ? { cidr: overlay.cidr } : {}),
+            ...(overlay.listenPort !== undefined ? { listenPort: overlay.listenPort } : {}),
+            ...(overlay.interfaceName !== undefined ? { interfaceName: overlay.interfaceName } : {}),
+            ...(overlay.keepalive !== undefined ? { keepalive: overlay.keepalive } : {}),
+            ...(overlay.presharedKeys !== undefined ? { presharedKeys: overlay.presharedKeys } : {}),
+            ...(overlay.mtu !== undefined ? { mtu: overlay.mtu } : {}),
+            ...(args.k3s?.clusterCidr !== undefined ? { podCidr: args.k3s.clusterCidr } : {}),
+            ...(args.k3s?.serviceCidr !== undefined ? { serviceCidr: args.k3s.serviceCidr } : {}),
+        };
+        validateOverlay(wireguard);
+        plannedAddresses = planOverlayAddresses(hosts, wireguard.cidr ?? OVERLAY_DEFAULTS.cidr);
+        interfaceName = wireguard.interfaceName ?? OVERLAY_DEFAULTS.interfaceName;
+    } else {
+        tailscale = {
+            hosts: args.hosts.map((h) => ({ ...sshOf(h, args), location: h.location, ...(h.lan !== undefined ? { lan: h.lan } : {}) })),
+            ...(overlay.loginServer !== undefined ? { loginServer: overlay.loginServer } : {}),
+            ...(overlay.acceptRoutes !== undefined ? { acceptRoutes: overlay.acceptRoutes } : {}),
+        };
+        validateTailscale(tailscale, args.tailscaleAuthKey !== undefined);
+        interfaceName = TAILSCALE_INTERFACE;
+    }
+    const k3sArgs = args.k3s ?? {};
+    const nodes = [...plan.servers, ...plan.agents].map((h) => ({
+        ...sshOf(h, args),
+        role: plan.servers.includes(h) ? NodeRole.Server : NodeRole.Agent,
+        location: h.location,
+        ...(h.publicEndpoint !== undefined ? { publicAddress: h.publicEndpoint } : {}),
+        ...(h.labels !== undefined ? { labels: h.labels } : {}),
+        ...(h.taints !== undefined ? { taints: h.taints } : {}),
+    }));
+    const k3s = { ...k3sArgs, nodes, interfaceName, ...(args.datastoreEndpoint !== undefined ? { datastoreEndpoint: args.datastoreEndpoint } : {}) };
+    // Validated with placeholder addresses: Tailscale addresses are only known after `tailscale up`.
+    validateK3sCluster({ ...k3s, nodes: nodes.map((n) => ({ ...n, overlayAddress: plannedAddresses[n.name] ?? "100.64.0.1" })) });
+    const tunnel = plan.ingressMode === IngressMode.CloudflareTunnel;
+    const tlsMode = args.ingress?.tls ?? (tunnel ? TlsMode.None : TlsMode.PrivateCa);
+    const apps: ExposedAppArgs[] = (args.apps ?? []).map((a) => ({
+        appName: a.name,
+        image: a.image,
+        ports: a.ports,
+        hostnames: a.hostnames,
+        ...(a.namespace !== undefined ? { namespace: a.namespace } : {}),
+        ...(a.replicas !== undefined ? { replicas: a.replicas } : {}),
+        ...(a.paths !== undefined ? { paths: a.paths } : {}),
+        ...(a.env !== undefined ? { env: a.env } : {}),
+        ...(a.secretEnv !== undefined ? { secretEnv: a.secretEnv } : {}),
+        ...(a.resources !== undefined ? { resources: a.resources } : {}),
+        ...(a.livenessProbe !== undefined ? { livenessProbe: a.livenessProbe } : {}),
+        ...(a.readinessProbe !== undefined ? { readinessProbe: a.readinessProbe } : {}),
+        ...(a.placement !== undefined ? { placement: a.placement } : {}),
+        ...(a.spreadAcrossLocations !== undefined ? { spreadAcrossLocations: a.spreadAcrossLocations } : {}),
+        tls: { mode: tlsMode, ...(args.ingress?.tlsSecretName !== undefined ? { secretName: args.ingress.tlsSecretName } : {}) },
+        exposure: tunnel ? Exposure.Tunnel : Exposure.Ingress,
+        knownLocations: [...plan.locations],
+    }));
+    validateApps(apps, {
+        knownLocations: [...plan.locations],
+        ...(tunnel ? { cloudflare: { accountId: args.ingress?.cloudflare?.accountId, zoneId: args.ingress?.cloudflare?.zoneId } } : {}),
+    });
+    let forward: Omit<PublicIngressForwardArgs, "targets"> | undefined;
+    if (plan.forwardHost !== undefined) {
+        forward = { ...sshOf(plan.forwardHost, args), overlayInterface: interfaceName };
+    }
+    return {
+        plan,
+        ...(wireguard !== undefined ? { wireguard } : {}),
+        ...(tailscale !== undefined ? { tailscale } : {}),
+        plannedAddresses,
+        k3s,
+        apps,
+        ...(forward !== undefined ? { forward } : {}),
+    };
+}
+
+export interface HybridClusterInternals {
+    readonly composition: ClusterComposition;
+    readonly overlay: WireGuardMesh | TailscaleOverlay;
+    readonly k3s: K3sCluster;
+    readonly apps: Record<string, ExposedApp>;
+}
+
+/**
+ * A whole hybrid cluster from one declarative spec: the overlay (WireGuard or Tailscale) on every host,
+ * k3s servers then agents on it, a Kubernetes provider from the cluster's kubeconfig, the ingress (Traefik,
+ * a Cloudflare Tunnel, or a cloud node forwarding to a private cluster) and the apps.
+ */
+export class HybridCluster extends pulumi.ComponentResource {
+    /** Admin kubeconfig, its server URL rewritten to a reachable address. Secret. */
+    public readonly kubeconfig: pulumi.Output<string>;
+    /** The Kubernetes API URL. */
+    public readonly apiEndpoint: pulumi.Output<string>;
+    /** Each host's overlay address. */
+    public readonly overlayAddresses: pulumi.Output<Record<string, string>>;
+    /** Public URLs of the apps, by app name. */
+    public readonly appUrls: pulumi.Output<Record<string, string[]>>;
+    /** Worst-case seconds before a dark node's pods run elsewhere (the failover profile's bound). */
+    public readonly failoverBoundSeconds: pulumi.Output<number>;
+
+    constructor(name: string, args: HybridClusterArgs, opts?: pulumi.ComponentResourceOptions) {
+        // Everything is validated before the first registration, so a bad spec registers nothing.
+        const c = composeCluster(args);
+        super("hybridinfra:index:HybridCluster", name, {}, opts);
+
+        let overlay: WireGuardMesh | TailscaleOverlay;
+        let addresses: Record<string, pulumi.Input<string>>;
+        if (c.wireguard !== undefined) {
+            overlay = new WireGuardMesh(`${name}-wg`, c.wireguard, { parent: this });
+            addresses = c.plannedAddresses;
+        } else {
+            const ts = new TailscaleOverlay(`${name}-ts`, { ...c.tailscale!, authKey: args.tailscaleAuthKey! }, { parent: this });
+            overlay = ts;
+            addresses = Object.fromEntries(Object.entries(tailscaleOverlayInternals(ts).nodes).map(([h, n]) => [h, n.address]));
+        }
+
+        const k3s = new K3sCluster(
+            `${name}-k3s`,
+            { ...c.k3s, nodes: c.k3s.nodes.map((n) => ({ ...n, overlayAddress: addresses[n.name] })) },
+            { parent: this, dependsOn: [overlay] },
+        );
+        const provider = k3sClusterInternals(k3s).provider;
+        const k8sOpts = { parent: this, providers: { kubernetes: provider } };
+
+        if (c.forward !== undefined) {
+            const targets = c.plan.servers.map((h) => addresses[h.name]);
+            new PublicIngressForward(`${name}-forward`, { ...c.forward, targets: targets as string[] }, { parent: this, dependsOn: [overlay, k3s] });
+        }
+
+        const tlsMode = c.apps[0]?.tls?.mode;
+        let caArgs: { caCertPem: pulumi.Output<string>; caPrivateKeyPem: pulumi.Output<string> } | undefined;
+        if (tlsMode === TlsMode.PrivateCa) {
+            const ca = new PrivateCa(`${name}-ca`, { commonName: `${name} private CA` }, { parent: this });
+            const internals = privateCaInternals(ca);
+            caArgs = { caCertPem: internals.certPem, caPrivateKeyPem: internals.privateKeyPem };
+        }
+        let cfProvider: cloudflare.Provider | undefined;
+        if (c.plan.ingressMode === IngressMode.CloudflareTunnel) {
+            cfProvider = new cloudflare.Provider(`${name}-cloudflare`, { apiToken: pulumi.secret(args.cloudflareApiToken!) }, { parent: this });
+        }
+        const apps: Record<string, ExposedApp> = {};
+        for (const a of c.apps) {
+            const tlsArgs = a.tls !== undefined ? { ...a.tls, ...(caArgs ?? {}) } : undefined;
+            apps[a.appName!] = new ExposedApp(
+                `${name}-${a.appName}`,
+                { ...a, ...(tlsArgs !== undefined ? { tls: tlsArgs } : {}) },
+                { ...k8sOpts, ...(cfProvider !== undefined ? { providers: { kubernetes: provider, cloudflare: cfProvider } } : {}) },
+            );
+        }
+        if (cfProvider !== undefined) {
+            const cf = args.ingress!.cloudflare!;
+            const routes = Object.values(apps).flatMap((app) => exposedAppInternals(app).hostnames.map((hostname) => ({ hostname, service: TRAEFIK_SERVICE_URL })));
+            new CloudflareTunnel(
+                `${name}-tunnel`,
+                { accountId: cf.accountId, zoneId: cf.zoneId, tunnelName: cf.tunnelName ?? name, ingress: routes },
+                { parent: this, providers: { kubernetes: provider, cloudflare: cfProvider } },
+            );
+        }
+        if (args.ingress?.traefikDashboard) new TraefikDashboard(`${name}-traefik-dashboard`, {}, k8sOpts);
+        if (args.ingress?.certManager) new CertManager(`${name}-cert-manager`, {}, k8sOpts);
+
+        this.kubeconfig = pulumi.secret(k3s.kubeconfig);
+        this.apiEndpoint = k3s.apiEndpoint;
+        this.failoverBoundSeconds = k3s.failoverBoundSeconds;
+        this.overlayAddresses = pulumi.output(addresses).apply((a) => a as Record<string, string>);
+        this.appUrls = pulumi
+            .all(Object.fromEntries(Object.entries(apps).map(([n, app]) => [n, app.urls])))
+            .apply((u) => u as Record<string, string[]>);
+        setInternals<HybridClusterInternals>(this, { composition: c, overlay, k3s, apps });
+        this.registerOutputs({
+            kubeconfig: this.kubeconfig,
+            apiEndpoint: this.apiEndpoint,
+            overlayAddresses: this.overlayAddresses,
+            appUrls: this.appUrls,
+            failoverBoundSeconds: this.failoverBoundSeconds,
+        });
+    }
+}
+
+export function hybridClusterInternals(c: HybridCluster): HybridClusterInternals {
+    return getInternals<HybridClusterInternals>(c);
+}

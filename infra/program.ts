@@ -1,0 +1,99 @@
+/**
+ * The Pulumi program: read and validate the stack config, compose a HybridCluster, return the outputs.
+ * `infra/index.ts` exports these for `pulumi up`; the offline render, the tests and the benchmark call
+ * `runProgram` in-process under the mock engine.
+ */
+import * as pulumi from "@pulumi/pulumi";
+import { ClusterAppArgs, ClusterHostArgs, HybridCluster, HybridClusterArgs, validatePrivateKey, HybridInfraConfigError } from "@hybridinfra/components";
+import { ClusterConfig, parseClusterConfig } from "./config";
+import { PROJECT } from "./stack";
+
+/**
+ * Reads a secret config key synchronously, so it can be validated before any resource is registered, and
+ * returns it wrapped as a secret. Secret config values are decrypted by the engine before the program runs.
+ */
+function readSecret(key: string, required: { why: string; how: string } | undefined): pulumi.Output<string> | undefined {
+    const value = pulumi.runtime.getConfig(`${PROJECT}:${key}`);
+    if (value === undefined || value === "") {
+        if (required) throw new HybridInfraConfigError(key, `is not set; it is needed ${required.why}`, `run \`${required.how}\``);
+        return undefined;
+    }
+    return pulumi.secret(value);
+}
+
+function rawSecret(key: string): string | undefined {
+    return pulumi.runtime.getConfig(`${PROJECT}:${key}`);
+}
+
+/** Maps the validated config to HybridCluster args, reading each secret from its own config key. */
+export function clusterArgsFromConfig(cfg: ClusterConfig): HybridClusterArgs {
+    const sshKey = rawSecret("sshPrivateKey");
+    if (sshKey === undefined || sshKey === "") {
+        throw new HybridInfraConfigError("sshPrivateKey", "is not set; every host step connects over SSH with it", "run `pulumi config set --secret sshPrivateKey < ~/.ssh/id_ed25519`");
+    }
+    validatePrivateKey("sshPrivateKey", sshKey);
+    const hosts: ClusterHostArgs[] = cfg.hosts.map((h, i) => {
+        let privateKey: pulumi.Output<string> | undefined;
+        if (h.ssh.privateKeyConfig !== undefined) {
+            const k = rawSecret(h.ssh.privateKeyConfig);
+            if (k === undefined || k === "") {
+                throw new HybridInfraConfigError(
+                    `hosts[${i}].ssh.privateKeyConfig`,
+                    `names the config key ${JSON.stringify(h.ssh.privateKeyConfig)}, which is not set`,
+                    `run \`pulumi config set --secret ${h.ssh.privateKeyConfig} < <key file>\``,
+                );
+            }
+            validatePrivateKey(`${h.ssh.privateKeyConfig}`, k);
+            privateKey = pulumi.secret(k);
+        }
+        const { privateKeyConfig: _unused, ...ssh } = h.ssh;
+        return { ...h, ssh: { ...ssh, ...(privateKey !== undefined ? { privateKey } : {}) } } as ClusterHostArgs;
+    });
+    const apps: ClusterAppArgs[] = (cfg.apps ?? []).map((a, i) => {
+        const secretEnv: Record<string, pulumi.Input<string>> = {};
+        for (const [env, key] of Object.entries(a.secretEnv ?? {})) {
+            const v = readSecret(key, { why: `by apps[${i}].secretEnv.${env}`, how: `pulumi config set --secret ${key} <value>` });
+            secretEnv[env] = v!;
+        }
+        return { ...a, ...(a.secretEnv !== undefined ? { secretEnv } : {}) } as ClusterAppArgs;
+    });
+    const overlayKind = cfg.overlay?.kind ?? "wireguard";
+    const tunnel = cfg.ingress?.mode === "cloudflare-tunnel";
+    const external = cfg.k3s?.datastore === "external";
+    return {
+        ...(cfg as Omit<ClusterConfig, "hosts" | "apps">),
+        hosts,
+        apps,
+        sshPrivateKey: pulumi.secret(sshKey),
+        ...(overlayKind === "tailscale"
+            ? { tailscaleAuthKey: readSecret("tailscaleAuthKey", { why: "for hosts to join the tailnet (overlay.kind tailscale)", how: "pulumi config set --secret tailscaleAuthKey <reusable auth key>" }) }
+            : {}),
+        ...(external
+            ? { datastoreEndpoint: readSecret("datastoreEndpoint", { why: "by k3s.datastore external", how: "pulumi config set --secret datastoreEndpoint 'mysql://user:pass@tcp(host:3306)/k3s'" }) }
+            : {}),
+        ...(tunnel
+            ? { cloudflareApiToken: readSecret("cloudflareApiToken", { why: "by ingress.mode cloudflare-tunnel", how: "pulumi config set --secret cloudflareApiToken <token with Tunnel:Edit and DNS:Edit>" }) }
+            : {}),
+    } as HybridClusterArgs;
+}
+
+export interface ProgramOutputs {
+    kubeconfig: pulumi.Output<string>;
+    apiEndpoint: pulumi.Output<string>;
+    overlayAddresses: pulumi.Output<Record<string, string>>;
+    appUrls: pulumi.Output<Record<string, string[]>>;
+    failoverBoundSeconds: pulumi.Output<number>;
+}
+
+export function runProgram(): ProgramOutputs {
+    const config = new pulumi.Config(PROJECT);
+    const cfg = parseClusterConfig(config.requireObject("cluster"));
+    const cluster = new HybridCluster(pulumi.getStack(), clusterArgsFromConfig(cfg));
+    return {
+        kubeconfig: cluster.kubeconfig,
+        apiEndpoint: cluster.apiEndpoint,
+        overlayAddresses: cluster.overlayAddresses,
+        appUrls: cluster.appUrls,
+        failoverBoundSeconds: cluster.failoverBoundSeconds,
+    };
+}

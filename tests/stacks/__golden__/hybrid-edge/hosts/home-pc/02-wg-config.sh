@@ -1,0 +1,344 @@
+#!/usr/bin/env bash
+# hybridinfra step home-pc/wg-config
+HI_HOST=home-pc
+HI_STEP=wg-config
+# --- hybridinfra prelude: shared by every host step (managed by HybridInfra) ---
+set -euo pipefail
+umask 077
+shopt -u patsub_replacement 2>/dev/null || true
+
+HI_HOST="${HI_HOST:-unknown-host}"
+HI_STEP="${HI_STEP:-unknown-step}"
+HI_MARKER="managed by hybridinfra"
+declare -A HI_SECRETS=()
+HI_CHANGED=0
+HI_TMPFILES=()
+hi_cleanup() { if [ "${#HI_TMPFILES[@]}" -gt 0 ]; then rm -f "${HI_TMPFILES[@]}"; fi; }
+trap hi_cleanup EXIT
+
+hi_log() { printf '[%s/%s] %s\n' "$HI_HOST" "$HI_STEP" "$*"; }
+hi_warn() { printf '[%s/%s] warning: %s\n' "$HI_HOST" "$HI_STEP" "$*" >&2; }
+hi_fail() {
+  printf '[%s/%s] error: %s\n' "$HI_HOST" "$HI_STEP" "$*" >&2
+  exit 1
+}
+
+# Reads "name base64value" lines from stdin into HI_SECRETS. Secrets never reach argv or the log.
+hi_read_secrets() {
+  local name value
+  while IFS=' ' read -r name value || [ -n "${name:-}" ]; do
+    [ -n "$name" ] || continue
+    HI_SECRETS["$name"]="$(printf '%s' "$value" | base64 -d)"
+  done
+}
+
+hi_secret() {
+  [ -n "${HI_SECRETS[$1]+set}" ] || hi_fail "secret '$1' was not passed on stdin (this is a bug in HybridInfra)"
+  printf '%s' "${HI_SECRETS[$1]}"
+}
+
+# Facts first: OS, package manager and init system. An unsupported host fails here, before any change.
+hi_detect() {
+  local kernel os_id="unknown" os_like=""
+  kernel="$(uname -s)"
+  [ "$kernel" = "Linux" ] || hi_fail "host $HI_HOST is not supported: kernel '$kernel' (only Linux hosts can join); nothing was changed"
+  if [ -r /etc/os-release ]; then
+    # shellcheck disable=SC1091
+    os_id="$(. /etc/os-release && printf '%s' "${ID:-unknown}")"
+    # shellcheck disable=SC1091
+    os_like="$(. /etc/os-release && printf '%s' "${ID_LIKE:-}")"
+  fi
+  HI_OS_ID="$os_id"
+  if command -v apt-get >/dev/null 2>&1; then HI_PKG=apt
+  elif command -v dnf >/dev/null 2>&1; then HI_PKG=dnf
+  elif command -v apk >/dev/null 2>&1; then HI_PKG=apk
+  else
+    hi_fail "host $HI_HOST is not supported: OS '$os_id'${os_like:+ (like $os_like)} has none of the package managers apt, dnf or apk; supported are Debian/Ubuntu, RHEL-like and Alpine; nothing was changed"
+  fi
+  if [ -d /run/systemd/system ]; then HI_INIT=systemd
+  elif command -v openrc >/dev/null 2>&1 || [ -d /run/openrc ]; then HI_INIT=openrc
+  else
+    HI_INIT=none
+  fi
+  HI_ARCH="$(uname -m)"
+  export HI_OS_ID HI_PKG HI_INIT HI_ARCH
+}
+
+hi_pkg_installed() {
+  case "$HI_PKG" in
+    apt) dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'install ok installed' ;;
+    dnf) rpm -q "$1" >/dev/null 2>&1 ;;
+    apk) apk info -e "$1" >/dev/null 2>&1 ;;
+  esac
+}
+
+# Installs only the packages that are missing.
+hi_pkg_install() {
+  local missing=() p
+  for p in "$@"; do hi_pkg_installed "$p" || missing+=("$p"); done
+  [ "${#missing[@]}" -gt 0 ] || { hi_log "packages present: $*"; return 0; }
+  hi_log "installing: ${missing[*]}"
+  case "$HI_PKG" in
+    apt) DEBIAN_FRONTEND=noninteractive apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" ;;
+    dnf) dnf install -y -q "${missing[@]}" ;;
+    apk) apk add --no-cache -q "${missing[@]}" ;;
+  esac
+  HI_CHANGED=1
+}
+
+# hi_ensure_cmd COMMAND PKG_APT PKG_DNF PKG_APK: installs a package only when the command is missing.
+hi_ensure_cmd() {
+  local cmd="$1"
+  if command -v "$cmd" >/dev/null 2>&1; then hi_log "$cmd present"; return 0; fi
+  case "$HI_PKG" in
+    apt) hi_pkg_install "$2" ;;
+    dnf) hi_pkg_install "$3" ;;
+    apk) hi_pkg_install "$4" ;;
+  esac
+  command -v "$cmd" >/dev/null 2>&1 || hi_fail "'$cmd' is still missing after installing its package"
+}
+
+# hi_write_file PATH MODE OWNER COMMENT_PREFIX < content
+# Writes through a temp file in the same directory and renames it into place, so a reader never sees
+# half a file. Placeholders @@HI_SECRET:name@@ are filled from stdin secrets on the host only.
+# Prints "changed" or "unchanged"; sets HI_CHANGED=1 when the file changed.
+hi_write_file() {
+  local path="$1" mode="$2" owner="$3" prefix="$4" dir tmp content name
+  dir="$(dirname "$path")"
+  mkdir -p "$dir"
+  content="$(cat)"
+  for name in "${!HI_SECRETS[@]}"; do
+    content="${content//@@HI_SECRET:${name}@@/${HI_SECRETS[$name]}}"
+  done
+  case "$content" in *@@HI_SECRET:*) hi_fail "$path: a secret placeholder was not filled (bug in HybridInfra)" ;; esac
+  tmp="$(mktemp "$dir/.hybridinfra.XXXXXX")"
+  HI_TMPFILES+=("$tmp")
+  {
+    if [ -n "$prefix" ]; then printf '%s %s: do not edit, changes are overwritten\n' "$prefix" "$HI_MARKER"; fi
+    printf '%s\n' "$content"
+  } >"$tmp"
+  chmod "$mode" "$tmp"
+  chown "$owner" "$tmp"
+  if [ -f "$path" ] && cmp -s "$tmp" "$path" && [ "$(stat -c '%a %U:%G' "$path")" = "$(stat -c '%a %U:%G' "$tmp")" ]; then
+    rm -f "$tmp"
+    hi_log "unchanged $path"
+    return 0
+  fi
+  mv -f "$tmp" "$path"
+  hi_log "changed $path"
+  HI_CHANGED=1
+}
+
+# Removes a file only when it carries the managed marker (never a file the user wrote).
+hi_remove_managed_file() {
+  local path="$1"
+  [ -e "$path" ] || { hi_log "already absent $path"; return 0; }
+  if grep -q "$HI_MARKER" "$path" 2>/dev/null || [ "${2:-}" = "--any" ]; then
+    rm -f "$path"
+    hi_log "removed $path"
+  else
+    hi_warn "kept $path: it is not managed by hybridinfra"
+  fi
+}
+
+# Enables and starts a service with the host's init system.
+hi_service_enable() {
+  local svc="$1"
+  case "$HI_INIT" in
+    systemd)
+      systemctl is-enabled --quiet "$svc" 2>/dev/null || { systemctl enable "$svc" >/dev/null; HI_CHANGED=1; hi_log "enabled $svc"; }
+      systemctl is-active --quiet "$svc" || { systemctl start "$svc"; HI_CHANGED=1; hi_log "started $svc"; } ;;
+    openrc)
+      rc-update show default 2>/dev/null | grep -q "^ *$svc " || { rc-update add "$svc" default >/dev/null; HI_CHANGED=1; hi_log "enabled $svc"; }
+      rc-service "$svc" status >/dev/null 2>&1 || { rc-service "$svc" start; HI_CHANGED=1; hi_log "started $svc"; } ;;
+    none)
+      hi_warn "no init system found (systemd or OpenRC); $svc is not enabled at boot" ;;
+  esac
+}
+
+hi_service_disable() {
+  local svc="$1"
+  case "$HI_INIT" in
+    systemd) systemctl disable --now "$svc" >/dev/null 2>&1 || true ;;
+    openrc) rc-service "$svc" stop >/dev/null 2>&1 || true; rc-update del "$svc" default >/dev/null 2>&1 || true ;;
+    none) true ;;
+  esac
+}
+
+hi_done() {
+  if [ "$HI_CHANGED" = 1 ]; then hi_log "done (changed)"; else hi_log "done (no change)"; fi
+}
+# --- end of prelude ---
+hi_read_secrets
+hi_detect
+WG_IF=wg0
+WG_SYSCTL=/etc/sysctl.d/99-hybridinfra-wg0.conf
+WG_CHAIN_IN=HI-wg0-IN
+WG_CHAIN_FWD=HI-wg0-FWD
+WG_CHAIN_NAT=HI-wg0-NAT
+WG_ADDR=10.100.0.37/24
+WG_MTU=1420
+WG_ROUTES=(10.100.0.0/24)
+# hi_wg_chain TABLE HOOK CHAIN < rules (one rule a line, words without spaces)
+# Makes CHAIN hold exactly these rules and hooks it first into HOOK; the chain is ours alone.
+hi_wg_chain() {
+  local table="$1" hook="$2" chain="$3" rule ok=1 have
+  local want=()
+  while IFS= read -r rule; do [ -z "$rule" ] || want+=("$rule"); done
+  if iptables -t "$table" -N "$chain" 2>/dev/null; then HI_CHANGED=1; hi_log "created iptables chain $table/$chain"; fi
+  for rule in "${want[@]}"; do
+    # shellcheck disable=SC2086 # a rule is a list of words
+    iptables -t "$table" -C "$chain" $rule 2>/dev/null || ok=0
+  done
+  have="$(iptables -t "$table" -S "$chain" | grep -c -- "^-A $chain " || true)"
+  if [ "$ok" = 0 ] || [ "$have" != "${#want[@]}" ]; then
+    iptables -t "$table" -F "$chain"
+    for rule in "${want[@]}"; do
+      # shellcheck disable=SC2086 # a rule is a list of words
+      iptables -t "$table" -A "$chain" $rule
+    done
+    HI_CHANGED=1
+    hi_log "set iptables chain $table/$chain (${#want[@]} rules)"
+  fi
+  if ! iptables -t "$table" -C "$hook" -j "$chain" 2>/dev/null; then
+    iptables -t "$table" -I "$hook" 1 -j "$chain"
+    HI_CHANGED=1
+    hi_log "hooked $chain into $table/$hook"
+  fi
+}
+# hi_wg_chain_remove TABLE HOOK CHAIN
+hi_wg_chain_remove() {
+  local table="$1" hook="$2" chain="$3"
+  command -v iptables >/dev/null 2>&1 || return 0
+  while iptables -t "$table" -D "$hook" -j "$chain" 2>/dev/null; do HI_CHANGED=1; done
+  if iptables -t "$table" -F "$chain" 2>/dev/null; then
+    iptables -t "$table" -X "$chain"
+    HI_CHANGED=1
+    hi_log "removed iptables chain $table/$chain"
+  fi
+}
+
+# A digest of the live peer state (keys, allowed IPs, keepalive); endpoints roam, so they are left out.
+hi_wg_state() {
+  wg show "$WG_IF" dump 2>/dev/null | awk -F '\t' 'NR == 1 { print $1, $3, $4; next } { print $1, $2, $4, $8 }' | sort | cksum
+}
+hi_wg_route_key() { case "$1" in */*) printf '%s' "$1" ;; *) printf '%s/32' "$1" ;; esac; }
+
+mkdir -p /etc/wireguard
+chmod 0700 /etc/wireguard
+hi_write_file /etc/wireguard/wg0.conf 0600 root:root '#' <<'HI_FILE_EOF'
+# WireGuard interface wg0 of host home-pc
+[Interface]
+Address = 10.100.0.37/24
+ListenPort = 51820
+MTU = 1420
+PrivateKey = @@HI_SECRET:wg_private_key@@
+
+# peer cloud-vm
+[Peer]
+PublicKey = kMFG3PLNGJoEvyuTbWR2XPBsh8evBwPTXgIgRawI3xI=
+Endpoint = 203.0.113.10:51820
+AllowedIPs = 10.100.0.0/24
+PersistentKeepalive = 25
+HI_FILE_EOF
+
+case "$HI_INIT" in
+  systemd)
+    if ! systemctl is-enabled --quiet "wg-quick@$WG_IF" 2>/dev/null; then
+      systemctl enable "wg-quick@$WG_IF" >/dev/null 2>&1
+      HI_CHANGED=1
+      hi_log "enabled wg-quick@$WG_IF at boot"
+    fi ;;
+  openrc)
+hi_write_file /etc/init.d/wg-quick.wg0 0755 root:root '' <<'HI_FILE_EOF'
+#!/sbin/openrc-run
+# managed by hybridinfra: do not edit, changes are overwritten
+description="WireGuard interface wg0"
+depend() {
+  need net
+  after firewall
+}
+start() {
+  ebegin "Starting WireGuard interface wg0"
+  wg-quick up wg0
+  eend $?
+}
+stop() {
+  ebegin "Stopping WireGuard interface wg0"
+  wg-quick down wg0
+  eend $?
+}
+HI_FILE_EOF
+    if ! rc-update show default 2>/dev/null | grep -q "^ *wg-quick.$WG_IF "; then
+      rc-update add "wg-quick.$WG_IF" default >/dev/null
+      HI_CHANGED=1
+      hi_log "enabled wg-quick.$WG_IF at boot"
+    fi ;;
+  *)
+    hi_warn "no init system (systemd or OpenRC) found: $WG_IF is not brought up at boot; run 'wg-quick up $WG_IF' after a reboot" ;;
+esac
+
+if ip link show dev "$WG_IF" >/dev/null 2>&1; then
+  before="$(hi_wg_state)"
+  wg syncconf "$WG_IF" <(wg-quick strip "$WG_IF")
+  if [ "$(hi_wg_state)" != "$before" ]; then
+    HI_CHANGED=1
+    hi_log "synced $WG_IF live with wg syncconf: peers changed (interface not restarted)"
+  else
+    hi_log "peers of $WG_IF already in sync"
+  fi
+  addrs="$(ip -4 -o addr show dev "$WG_IF" | awk '{ print $4 }')"
+  if ! printf '%s\n' "$addrs" | grep -qxF "$WG_ADDR"; then
+    ip address add "$WG_ADDR" dev "$WG_IF"
+    HI_CHANGED=1
+    hi_log "added address $WG_ADDR to $WG_IF"
+  fi
+  while read -r a; do
+    if [ -n "$a" ] && [ "$a" != "$WG_ADDR" ]; then
+      ip address del "$a" dev "$WG_IF"
+      HI_CHANGED=1
+      hi_log "removed old address $a from $WG_IF"
+    fi
+  done <<<"$addrs"
+  if [ "$(cat "/sys/class/net/$WG_IF/mtu")" != "$WG_MTU" ]; then
+    ip link set dev "$WG_IF" mtu "$WG_MTU"
+    HI_CHANGED=1
+    hi_log "set MTU $WG_MTU on $WG_IF"
+  fi
+  # Routes as wg-quick adds them: one per AllowedIPs entry not already covered by a route on the interface.
+  for r in "${WG_ROUTES[@]}"; do
+    if [ -z "$(ip -4 route show dev "$WG_IF" match "$r" 2>/dev/null)" ]; then
+      ip -4 route replace "$r" dev "$WG_IF"
+      HI_CHANGED=1
+      hi_log "added route $r via $WG_IF"
+    fi
+  done
+  # Routes wg-quick or an earlier run added (proto boot) for peers that are gone.
+  while read -r dst _; do
+    [ -n "$dst" ] || continue
+    keep=0
+    for r in "${WG_ROUTES[@]}"; do
+      if [ "$(hi_wg_route_key "$r")" = "$(hi_wg_route_key "$dst")" ]; then keep=1; fi
+    done
+    if [ "$keep" = 0 ]; then
+      ip -4 route del "$dst" dev "$WG_IF"
+      HI_CHANGED=1
+      hi_log "removed stale route $dst from $WG_IF"
+    fi
+  done < <(ip -4 route show dev "$WG_IF" proto boot)
+else
+  case "$HI_INIT" in
+    systemd) systemctl start "wg-quick@$WG_IF" ;;
+    openrc) rc-service "wg-quick.$WG_IF" start ;;
+    *) wg-quick up "$WG_IF" ;;
+  esac
+  HI_CHANGED=1
+  hi_log "brought up $WG_IF"
+fi
+
+# Not a forwarder: the sysctl file goes (live forwarding is left alone: other software may need it).
+hi_remove_managed_file "$WG_SYSCTL"
+hi_wg_chain_remove filter INPUT "$WG_CHAIN_IN"
+hi_wg_chain_remove filter FORWARD "$WG_CHAIN_FWD"
+hi_wg_chain_remove nat POSTROUTING "$WG_CHAIN_NAT"
+hi_done
