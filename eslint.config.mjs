@@ -3,7 +3,7 @@ import tseslint from "typescript-eslint";
 import pulumi from "@pulumi/eslint-plugin";
 
 export default tseslint.config(
-    { ignores: ["**/node_modules/**", "components/lib/**", "render-out/**", "bench/results.json", "**/*.mjs"] },
+    { ignores: ["**/node_modules/**", "components/lib/**", "lab/.state/**", "render-out/**", "bench/results.json", "**/*.mjs"] },
     js.configs.recommended,
     ...tseslint.configs.recommended,
     {

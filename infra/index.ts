@@ -1,7 +1,7 @@
 // Entry point for `pulumi up` / `pulumi preview` (Pulumi.yaml: main: infra/).
 import { runProgram } from "./program";
 
-const outputs = runProgram();
+const { outputs } = runProgram();
 
 /** Admin kubeconfig (secret): `pulumi stack output kubeconfig --show-secrets > kubeconfig`. */
 export const kubeconfig = outputs.kubeconfig;

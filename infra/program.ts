@@ -85,15 +85,24 @@ export interface ProgramOutputs {
     failoverBoundSeconds: pulumi.Output<number>;
 }
 
-export function runProgram(): ProgramOutputs {
+export interface ProgramResult {
+    readonly outputs: ProgramOutputs;
+    /** The composed cluster, for in-process callers (tests, lab, benchmark) that inspect its plan. */
+    readonly cluster: HybridCluster;
+}
+
+export function runProgram(): ProgramResult {
     const config = new pulumi.Config(PROJECT);
     const cfg = parseClusterConfig(config.requireObject("cluster"));
     const cluster = new HybridCluster(pulumi.getStack(), clusterArgsFromConfig(cfg));
     return {
-        kubeconfig: cluster.kubeconfig,
-        apiEndpoint: cluster.apiEndpoint,
-        overlayAddresses: cluster.overlayAddresses,
-        appUrls: cluster.appUrls,
-        failoverBoundSeconds: cluster.failoverBoundSeconds,
+        cluster,
+        outputs: {
+            kubeconfig: cluster.kubeconfig,
+            apiEndpoint: cluster.apiEndpoint,
+            overlayAddresses: cluster.overlayAddresses,
+            appUrls: cluster.appUrls,
+            failoverBoundSeconds: cluster.failoverBoundSeconds,
+        },
     };
 }

@@ -11,7 +11,8 @@
 import { record, Recording, RecordedResource, OutputFactory, CallHandler } from "../tests/harness/mocks";
 import { extractProgram } from "../tests/harness/shellcheck";
 import { loadStack, PROJECT } from "../infra/stack";
-import { runProgram } from "../infra/program";
+import { ProgramResult, runProgram } from "../infra/program";
+import type { HybridCluster } from "../components/src/cluster";
 import { KUBECONFIG_BEGIN, KUBECONFIG_END } from "../components/src/k3s/scripts";
 
 export const REDACTED = "[secret]";
@@ -66,16 +67,17 @@ export const RENDER_CALLS: Record<string, CallHandler> = {
 export interface StackRun {
     readonly recording: Recording;
     readonly outputs: Record<string, unknown>;
+    readonly cluster: HybridCluster;
 }
 
 /** Runs a shipped stack's program under the mock engine. */
 export async function runStack(stack: string, opts: { preview?: boolean; extraConfig?: Record<string, string>; outputs?: Record<string, OutputFactory> } = {}): Promise<StackRun> {
     const loaded = loadStack(stack, opts.extraConfig);
-    let outputs: Record<string, unknown> = {};
+    let result: ProgramResult | undefined;
     const recording = await record(
         () => {
-            outputs = { ...runProgram() };
-            return outputs;
+            result = runProgram();
+            return result.outputs;
         },
         {
             preview: opts.preview ?? false,
@@ -87,7 +89,7 @@ export async function runStack(stack: string, opts: { preview?: boolean; extraCo
             calls: RENDER_CALLS,
         },
     );
-    return { recording, outputs };
+    return { recording, outputs: { ...result!.outputs }, cluster: result!.cluster };
 }
 
 /** `host/step` from a host step's command header. */

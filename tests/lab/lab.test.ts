@@ -9,12 +9,12 @@ import { spawn } from "node:child_process";
 import * as fs from "node:fs";
 import { isDeepStrictEqual } from "node:util";
 import * as pulumi from "@pulumi/pulumi";
-import { OverlayPlan, WireGuardMesh, wireGuardMeshInternals } from "../../components/src/wireguard";
+import { OverlayPlan } from "../../components/src/wireguard";
 import { acquireLabLock, inHost, labDown, labHostState, labLeftovers, labNetnsIds, labPids, LabState, labUnavailableReason, labUp } from "../../lab/lab";
 import { STATE_DIR } from "../../lab/topology";
 import { record } from "../harness/mocks";
 import { Action, describeFailures, planRun, runPlan, Step, stepsFromRecording, StepStatus } from "./runner";
-import { labHosts, MESH_NAME, overlayProgram, PROBE_FILE, probeProgram } from "./scenario";
+import { labHosts, MESH_NAME, PROBE_FILE, probeProgram, runLabStack } from "./scenario";
 
 const unavailable = labUnavailableReason();
 const required = process.env.HYBRIDINFRA_REQUIRE_LAB === "1";
@@ -128,9 +128,19 @@ if (unavailable !== undefined && required) {
                 return seconds;
             }
 
-            async function recordOverlay(hosts: ReturnType<typeof labHosts>): Promise<{ steps: Step[]; plan: OverlayPlan }> {
-                const rec = await record(overlayProgram(hosts));
-                return { steps: stepsFromRecording(rec), plan: wireGuardMeshInternals(rec.result as WireGuardMesh).plan };
+            /** Every host step the lab stack registers (k3s steps included: the runner skips them by rule). */
+            async function recordOverlay(includeHome3: boolean, omit: string[] = []): Promise<{ steps: Step[]; plan: OverlayPlan }> {
+                const run = await runLabStack(includeHome3, omit, state);
+                return { steps: stepsFromRecording(run.recording), plan: run.plan };
+            }
+            const overlayStep = (name: string) => name.startsWith(`${MESH_NAME}-`);
+            /** Results of the steps that ran; every other step must have been skipped by the k3s rule. */
+            function ran(results: Awaited<ReturnType<typeof runPlan>>): Awaited<ReturnType<typeof runPlan>> {
+                for (const r of results.filter((x) => x.status === StepStatus.Skipped)) {
+                    assert.ok(!overlayStep(r.name), `overlay step ${r.name} was skipped: ${r.reason}`);
+                    assert.match(r.reason ?? "", /^skip rule .*k3s binaries cannot be fetched here/, `${r.name} skipped for an unlisted reason`);
+                }
+                return results.filter((x) => x.status !== StepStatus.Skipped);
             }
 
             /** What must stay identical when nothing changes: files, interface, peers, routes, firewall. */
@@ -171,14 +181,20 @@ if (unavailable !== undefined && required) {
             }
 
             it("lab up, overlay steps: every host pings every other (home to home through the hub); the hub lists the NAT'd endpoints", async () => {
-                const first = await recordOverlay(labHosts(false));
+                const first = await recordOverlay(false);
                 stepsA = first.steps;
                 plan = first.plan;
-                assert.deepEqual(stepsA.map((s) => s.name).sort(), ["cloud1", "cloud2", "home1", "home2"].flatMap((h) => [`${MESH_NAME}-${h}-wg-config`, `${MESH_NAME}-${h}-wg-install`]).sort());
+                assert.deepEqual(
+                    stepsA.map((s) => s.name).filter(overlayStep).sort(),
+                    ["cloud1", "cloud2", "home1", "home2"].flatMap((h) => [`${MESH_NAME}-${h}-wg-config`, `${MESH_NAME}-${h}-wg-install`]).sort(),
+                );
+                assert.ok(stepsA.some((s) => /-k3s-/.test(s.name)), "the stack's k3s steps are there, to be skipped by rule");
                 const t0 = Date.now();
-                const results = await runPlan(planRun(undefined, stepsA));
-                assert.equal(describeFailures(results), "");
-                assert.ok(results.every((r) => r.status === StepStatus.Ok), "no overlay step is skipped");
+                const all = await runPlan(planRun(undefined, stepsA));
+                assert.equal(describeFailures(all), "");
+                const results = ran(all);
+                assert.deepEqual(results.map((r) => r.name).sort(), stepsA.map((s) => s.name).filter(overlayStep).sort(), "every overlay step ran");
+                assert.ok(results.every((r) => r.status === StepStatus.Ok), "no overlay step failed");
                 for (const r of results.filter((x) => x.step === "wg-config")) assert.equal(r.changed, true, `${r.name} brought wg0 up`);
                 console.log(`overlay steps ran in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
                 await converge(["cloud1", "cloud2", "home1", "home2"], "first up");
@@ -199,18 +215,20 @@ if (unavailable !== undefined && required) {
             it("running every step again changes nothing: steps report no change, checksums and interface state identical", async () => {
                 const names = ["cloud1", "cloud2", "home1", "home2"];
                 const before = Object.fromEntries(names.map((h) => [h, snapshot(h)]));
-                const again = await runPlan(planRun(undefined, stepsA));
-                assert.equal(describeFailures(again), "");
+                const againAll = await runPlan(planRun(undefined, stepsA));
+                assert.equal(describeFailures(againAll), "");
+                const again = ran(againAll);
+                assert.ok(again.length >= 8, "the overlay steps ran again");
                 for (const r of again) assert.equal(r.changed, false, `${r.name} reported a change:\n${r.stdout}`);
                 assert.deepEqual(Object.fromEntries(names.map((h) => [h, snapshot(h)])), before);
                 // And as `pulumi up` sees it: same inputs, nothing to do.
-                const rerecorded = await recordOverlay(labHosts(false));
+                const rerecorded = await recordOverlay(false);
                 assert.ok(planRun(stepsA, rerecorded.steps).every((p) => p.action === Action.Same));
             });
 
             it("adding home3 runs only the predicted steps (hub config), restarts no interface and drops no packet", async () => {
                 const existing = ["cloud1", "cloud2", "home1", "home2"];
-                const next = await recordOverlay(labHosts(true));
+                const next = await recordOverlay(true);
                 // The prediction, from the plans (as the overlay's change test states it): the new host's steps,
                 // plus the config step of every existing host whose planned node changed: in hub topology the hub only.
                 const changedNodes = plan.nodes.filter((n) => !isDeepStrictEqual(n, next.plan.nodes.find((m) => m.name === n.name))).map((n) => n.name);
@@ -221,7 +239,13 @@ if (unavailable !== undefined && required) {
                     ...changedNodes.map((n) => [Action.Update, `${MESH_NAME}-${n}-wg-config`]),
                 ].sort();
                 const runPlanSteps = planRun(stepsA, next.steps);
-                assert.deepEqual(runPlanSteps.filter((p) => p.action !== Action.Same).map((p) => [p.action, p.step.name]).sort(), predicted);
+                const notSame = runPlanSteps.filter((p) => p.action !== Action.Same);
+                assert.deepEqual(notSame.filter((p) => overlayStep(p.step.name)).map((p) => [p.action, p.step.name]).sort(), predicted);
+                // Beyond the overlay, only home3's own k3s steps are new (skipped here); no existing host's k3s step changes.
+                for (const p of notSame.filter((x) => !overlayStep(x.step.name))) {
+                    assert.equal(p.action, Action.Create, `${p.step.name} changed on an existing host`);
+                    assert.match(p.step.name, /home3/);
+                }
 
                 const before = Object.fromEntries(existing.map((h) => [h, { snap: snapshot(h), hs: handshakes(h) }]));
                 plan = next.plan;
@@ -232,8 +256,9 @@ if (unavailable !== undefined && required) {
                 const pingDone = new Promise<void>((r) => ping.on("close", () => r()));
                 try {
                     await new Promise((r) => setTimeout(r, 1000));
-                    const results = await runPlan(runPlanSteps);
-                    assert.equal(describeFailures(results), "");
+                    const allResults = await runPlan(runPlanSteps);
+                    assert.equal(describeFailures(allResults), "");
+                    const results = ran(allResults);
                     assert.deepEqual(results.map((r) => [r.action, r.name]).sort(), predicted, "exactly the predicted steps ran");
                     assert.equal(results.find((r) => r.name === `${MESH_NAME}-cloud1-wg-config`)!.changed, true);
                     await converge([...existing, "home3"], "home3 added");
@@ -269,9 +294,12 @@ if (unavailable !== undefined && required) {
 
             it("removing home2 runs its delete steps: interface and config gone, the hub no longer lists its peer", async () => {
                 const home2Key = pubkey("home2");
-                const next = await recordOverlay(labHosts(true, ["home2"]));
-                const results = await runPlan(planRun(stepsA, next.steps));
-                assert.equal(describeFailures(results), "");
+                const next = await recordOverlay(true, ["home2"]);
+                const allResults = await runPlan(planRun(stepsA, next.steps));
+                assert.equal(describeFailures(allResults), "");
+                const results = ran(allResults).filter((r) => overlayStep(r.name) || r.action !== Action.Delete || !/-k3s-/.test(r.name));
+                // home2's k3s steps are deletes too: the drain on the server and the uninstall (skipped by rule, listed).
+                assert.ok(allResults.some((r) => r.action === Action.Delete && /-home2-k3s-node$/.test(r.name)), "home2's drain step is planned for deletion");
                 assert.deepEqual(results.map((r) => [r.action, r.name]).sort(), [
                     [Action.Update, `${MESH_NAME}-cloud1-wg-config`],
                     [Action.Delete, `${MESH_NAME}-home2-wg-config`],

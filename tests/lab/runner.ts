@@ -349,7 +349,11 @@ async function runJobs(jobs: readonly Job[], opts: RunOptions): Promise<StepResu
             progressed = false;
             for (const j of [...pending.values()]) {
                 const deps = j.after.filter((d) => keys.has(d));
-                const blocked = deps.map((d) => results.get(d)).find((r) => r !== undefined && r.status !== StepStatus.Ok);
+                // A step skipped by a listed rule does not block others (e.g. removing WireGuard after k3s's
+                // uninstall was skipped); a failure, or a skip caused by one, does.
+                const blocked = deps
+                    .map((d) => results.get(d))
+                    .find((r) => r !== undefined && r.status !== StepStatus.Ok && !(r.status === StepStatus.Skipped && r.reason?.startsWith("skip rule")));
                 const rule = skipRules.find((r) => r.pattern.test(j.step.name));
                 if (rule !== undefined || blocked !== undefined) {
                     pending.delete(j.key);

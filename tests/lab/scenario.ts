@@ -12,7 +12,11 @@
 import * as fs from "node:fs";
 import * as pulumi from "@pulumi/pulumi";
 import { connectionFor, remoteStep, secretPlaceholder, SshHostArgs, validateSshHosts, writeFileSnippet } from "../../components/src/host";
-import { Topology, WireGuardHostArgs, WireGuardMesh } from "../../components/src/wireguard";
+import { OverlayPlan, WireGuardHostArgs, WireGuardMesh, wireGuardMeshInternals } from "../../components/src/wireguard";
+import { hybridClusterInternals } from "../../components/src/cluster";
+import { loadStack } from "../../infra/stack";
+import { runStack } from "../../tools/render-lib";
+import type { Recording } from "../harness/mocks";
 import { labHostState, LabState, readLabState } from "../../lab/lab";
 import { ROUTER_PUBLIC, labHost } from "../../lab/topology";
 
@@ -31,12 +35,37 @@ export function labHosts(includeHome3: boolean, omit: readonly string[] = [], st
     return hosts.filter((h) => !omit.includes(h.name));
 }
 
-/** The name of the overlay component in the lab programs (its steps are `lab-<host>-wg-install`, `-wg-config`). */
-export const MESH_NAME = "lab";
+/**
+ * The overlay component's name when the lab stack runs: the HybridCluster is named after the stack (`lab`),
+ * its WireGuard mesh `lab-wg`, so steps are `lab-wg-<host>-wg-install` and `-wg-config`.
+ */
+export const MESH_NAME = "lab-wg";
 
-/** The overlay program of the lab stack: hub topology, hub = cloud1. */
-export function overlayProgram(hosts: WireGuardHostArgs[]): () => WireGuardMesh {
-    return () => new WireGuardMesh(MESH_NAME, { hosts, topology: Topology.Hub });
+/** A lab stack run: every host step the stack registers, and the overlay's plan. */
+export interface LabStackRun {
+    readonly recording: Recording;
+    readonly plan: OverlayPlan;
+}
+
+/**
+ * Runs the program on the shipped lab stack (stacks/Pulumi.lab.yaml) under the mock engine, as `pulumi up`
+ * would, with what only a running lab knows: the generated SSH key (the sshPrivateKey secret) and each
+ * host's pinned host key. `includeHome3` appends home3 to the stack's hosts (the "add a host" change);
+ * `omit` drops hosts (the "remove a host" change).
+ */
+export async function runLabStack(includeHome3: boolean, omit: readonly string[] = [], state: LabState = readLabState()): Promise<LabStackRun> {
+    const loaded = loadStack("lab");
+    const cluster = JSON.parse(loaded.config["hybrid-infra:cluster"]) as { hosts: { name: string; ssh: Record<string, unknown> }[] };
+    if (includeHome3) {
+        cluster.hosts.push({ name: "home3", ssh: { host: labHost("home3").address, jumpHost: "home1" }, location: "home", roles: ["agent"] } as never);
+    }
+    cluster.hosts = cluster.hosts.filter((h) => !omit.includes(h.name));
+    for (const h of cluster.hosts) h.ssh.hostKey = labHostState(state, h.name).hostKey;
+    const run = await runStack("lab", {
+        extraConfig: { cluster: JSON.stringify(cluster), sshPrivateKey: fs.readFileSync(state.clientKeyPath, "utf8") },
+    });
+    const overlay = hybridClusterInternals(run.cluster).overlay as WireGuardMesh;
+    return { recording: run.recording, plan: wireGuardMeshInternals(overlay).plan };
 }
 
 export interface LabProbeArgs {
