@@ -124,9 +124,12 @@ export function customDependencies(rec: Recording): Map<string, Set<string>> {
     return deps;
 }
 
-/** Host steps in an order Pulumi could run them (dependencies first; ties in registration order). */
+/**
+ * Host steps in an order Pulumi could run them: dependencies first, ties by name. (Registration order is
+ * not stable: a step whose script waits on an Output registers when it resolves.)
+ */
 export function orderedSteps(rec: Recording): RecordedResource[] {
-    const steps = rec.resources.filter((r) => r.type === CMD);
+    const steps = rec.resources.filter((r) => r.type === CMD).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
     const deps = customDependencies(rec);
     const stepUrns = new Set(steps.map((s) => s.urn));
     const done = new Set<string>();
@@ -185,7 +188,8 @@ export function renderTree(rec: Recording): Map<string, string> {
             files.set(`hosts/${id.host}/files${unquote(p)}.meta`, `mode ${unquote(mode)} owner ${unquote(owner)} written by ${id.step}\n`);
         }
     }
-    const resources = rec.resources.map((r) => {
+    const byTypeAndName = [...rec.resources].sort((a, b) => (`${a.type} ${a.name}` < `${b.type} ${b.name}` ? -1 : 1));
+    const resources = byTypeAndName.map((r) => {
         let inputs = redact(r.inputs, "", r.secretPaths) as Record<string, unknown>;
         if (r.type === CMD && scriptOf.has(r.urn)) {
             const ref = scriptOf.get(r.urn)!;

@@ -7,6 +7,7 @@ export * from "./k3s";
 export * from "./apps";
 export * from "./cloudflare";
 export * from "./ingress";
+export * from "./addons";
 export * from "./cluster";
 // Both layers name the region label; it is the same constant.
 export { REGION_LABEL } from "./k3s";

@@ -4,16 +4,13 @@ import { validateSshHosts } from "../host/model";
 import { setInternals, getInternals } from "../util/internals";
 import { WireGuardMesh, WireGuardHostArgs, WireGuardMeshArgs, planOverlayAddresses, validateOverlay, OVERLAY_DEFAULTS } from "../wireguard";
 import { TailscaleOverlay, TailscaleOverlayArgs, TAILSCALE_INTERFACE, tailscaleOverlayInternals, validateTailscale } from "../tailscale";
-import { K3sCluster, K3sClusterArgs, K3sNodeArgs, NodeRole, k3sClusterInternals, validateK3sCluster } from "../k3s";
+import { K3sCluster, K3sClusterArgs, K3sNodeArgs, NodeRole, k3sClusterInternals, k3sServerInternals, validateK3sCluster } from "../k3s";
 import { ExposedApp, ExposedAppArgs, Exposure, PrivateCa, TlsMode, privateCaInternals, validateApps, exposedAppInternals } from "../apps";
 import { CloudflareTunnel } from "../cloudflare";
 import { PublicIngressForward, PublicIngressForwardArgs } from "../ingress";
 import { CertManager, TraefikDashboard } from "../addons";
 import { ClusterPlan, planCluster, sshOf } from "./plan";
 import { HostRole, HybridClusterArgs, IngressMode, OverlayKind } from "./types";
-
-/** Where Traefik (bundled with k3s) listens inside the cluster; tunnels send traffic there. */
-const TRAEFIK_SERVICE_URL = "http://traefik.kube-system.svc.cluster.local:80";
 
 /** The domain arguments a spec turns into. Pure; computed before anything is registered. */
 export interface ClusterComposition {
@@ -176,7 +173,10 @@ export class HybridCluster extends pulumi.ComponentResource {
 
         if (c.forward !== undefined) {
             const targets = c.plan.servers.map((h) => addresses[h.name]);
-            new PublicIngressForward(`${name}-forward`, { ...c.forward, targets: targets as string[] }, { parent: this, dependsOn: [overlay, k3s] });
+            // Traefik runs on the servers: forward once the overlay is up and k3s runs there, without waiting
+            // for every agent to be Ready (that would put the forward at the end of the longest chain).
+            const serverInstalls = Object.values(k3sClusterInternals(k3s).servers).map((srv) => k3sServerInternals(srv).install);
+            new PublicIngressForward(`${name}-forward`, { ...c.forward, targets: targets as string[] }, { parent: this, dependsOn: [overlay, ...serverInstalls] });
         }
 
         const tlsMode = c.apps[0]?.tls?.mode;
@@ -201,7 +201,8 @@ export class HybridCluster extends pulumi.ComponentResource {
         }
         if (cfProvider !== undefined) {
             const cf = args.ingress!.cloudflare!;
-            const routes = Object.values(apps).flatMap((app) => exposedAppInternals(app).hostnames.map((hostname) => ({ hostname, service: TRAEFIK_SERVICE_URL })));
+            // Each app's routes go to Traefik, so its Ingress (and TLS) applies to tunnel traffic too.
+            const routes = Object.values(apps).flatMap((app) => exposedAppInternals(app).tunnelRoutes.map((r) => ({ ...r })));
             new CloudflareTunnel(
                 `${name}-tunnel`,
                 { accountId: cf.accountId, zoneId: cf.zoneId, tunnelName: cf.tunnelName ?? name, ingress: routes },

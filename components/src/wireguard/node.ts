@@ -2,7 +2,6 @@ import * as pulumi from "@pulumi/pulumi";
 import * as command from "@pulumi/command";
 import { connectionFor } from "../host/connection";
 import { SshHostArgs, validateSshHosts } from "../host/model";
-import { encodeSecretStdin, renderHostScript } from "../host/script";
 import { remoteStep } from "../host/step";
 import { cidrContains, cidrLast, parseCidr, parseIpv4 } from "../util/cidr";
 import { HybridInfraConfigError, showValue } from "../util/errors";
@@ -153,29 +152,6 @@ export function validateWireGuardNode(args: WireGuardNodeArgs, path = "node"): v
     (args.lan ?? []).forEach((l, j) => checkCidr(`${path}.lan[${j}]`, l, "192.168.50.0/24"));
 }
 
-/** A command step whose body may still be an Output (the config text holds the peers' public keys). */
-function configCommand(
-    name: string,
-    args: { host: string; connection: pulumi.Input<command.types.input.remote.ConnectionArgs>; create: pulumi.Output<string>; delete: string; secrets: Record<string, pulumi.Input<string>> },
-    opts: pulumi.CustomResourceOptions,
-): command.remote.Command {
-    const create = args.create.apply((body) => renderHostScript({ host: args.host, step: "wg-config", body, readsSecrets: true }).command);
-    const del = renderHostScript({ host: args.host, step: "wg-config-delete", body: args.delete });
-    const stdin = pulumi.secret(pulumi.all(args.secrets).apply((values) => encodeSecretStdin(values as Record<string, string>)));
-    return new command.remote.Command(
-        name,
-        {
-            connection: args.connection,
-            create,
-            update: create,
-            delete: del.command,
-            stdin,
-            logging: command.types.enums.remote.Logging.StdoutAndStderr,
-        },
-        opts,
-    );
-}
-
 /**
  * The WireGuard interface of one host: a `wg-install` step (tools, userspace fallback) and a `wg-config`
  * step (config file, live `wg syncconf`, boot, forwarding and firewall), the second after the first.
@@ -238,9 +214,9 @@ export class WireGuardNode extends pulumi.ComponentResource {
                 })),
             }),
         );
-        const configStep = configCommand(
+        const configStep = remoteStep(
             `${name}-wg-config`,
-            { host: args.host.name, connection, create: spec.apply(renderConfigBody), delete: renderConfigDeleteBody({ interfaceName }), secrets },
+            { host: args.host.name, step: "wg-config", connection, create: spec.apply(renderConfigBody), delete: renderConfigDeleteBody({ interfaceName }), secrets },
             { parent: this, dependsOn: [installStep] },
         );
 
