@@ -147,10 +147,10 @@ export function formatPath(path: Path): string {
 }
 
 function valueAt(root: unknown, path: Path): unknown {
-    let v: any = root;
+    let v: unknown = root;
     for (const p of path) {
         if (v === null || typeof v !== "object") return undefined;
-        v = v[p as any];
+        v = (v as Record<PropertyKey, unknown>)[p];
     }
     return v;
 }

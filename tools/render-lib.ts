@@ -11,7 +11,7 @@
 import { record, Recording, RecordedResource, OutputFactory, CallHandler } from "../tests/harness/mocks";
 import { extractProgram } from "../tests/harness/shellcheck";
 import { loadStack, PROJECT } from "../infra/stack";
-import { ProgramResult, runProgram } from "../infra/program";
+import { ProgramOutputs, ProgramResult, runProgram } from "../infra/program";
 import type { HybridCluster } from "../components/src/cluster";
 import { KUBECONFIG_BEGIN, KUBECONFIG_END } from "../components/src/k3s/scripts";
 
@@ -66,7 +66,7 @@ export const RENDER_CALLS: Record<string, CallHandler> = {
 
 export interface StackRun {
     readonly recording: Recording;
-    readonly outputs: Record<string, unknown>;
+    readonly outputs: ProgramOutputs;
     readonly cluster: HybridCluster;
 }
 
@@ -89,7 +89,7 @@ export async function runStack(stack: string, opts: { preview?: boolean; extraCo
             calls: RENDER_CALLS,
         },
     );
-    return { recording, outputs: { ...result!.outputs }, cluster: result!.cluster };
+    return { recording, outputs: result!.outputs, cluster: result!.cluster };
 }
 
 /** `host/step` from a host step's command header. */

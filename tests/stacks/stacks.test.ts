@@ -45,21 +45,21 @@ describe("shipped stacks", () => {
                 const { recording, outputs } = await runStack(stack, { preview: true });
                 assert.ok(recording.byType("hybridinfra:index:HybridCluster").length === 1);
                 assert.ok(recording.byType("command:remote:Command").length > 0);
-                assert.equal((await settle(outputs.kubeconfig as any)).known, false, "the kubeconfig is only known after up");
+                assert.equal((await settle(outputs.kubeconfig)).known, false, "the kubeconfig is only known after up");
             });
 
             it("runs in update mode, with secret kubeconfig and the failover bound", async () => {
                 const { recording, outputs } = await runStack(stack);
-                const kubeconfig = await settle(outputs.kubeconfig as any);
+                const kubeconfig = await settle(outputs.kubeconfig);
                 assert.equal(kubeconfig.secret, true);
                 assert.match(String(kubeconfig.value), /server: https:\/\/[^\s]+:6443/);
                 assert.doesNotMatch(String(kubeconfig.value), /127\.0\.0\.1/);
-                const bound = await settle(outputs.failoverBoundSeconds as any);
+                const bound = await settle(outputs.failoverBoundSeconds);
                 assert.equal(typeof bound.value, "number");
-                const addresses = (await settle(outputs.overlayAddresses as any)).value as Record<string, string>;
+                const addresses = (await settle(outputs.overlayAddresses)).value!;
                 const cfg = JSON.parse(loadStack(stack).config["hybrid-infra:cluster"]);
                 assert.deepEqual(Object.keys(addresses).sort(), cfg.hosts.map((h: { name: string }) => h.name).sort());
-                const urls = (await settle(outputs.appUrls as any)).value as Record<string, string[]>;
+                const urls = (await settle(outputs.appUrls)).value!;
                 assert.deepEqual(Object.keys(urls).sort(), (cfg.apps ?? []).map((a: { name: string }) => a.name).sort());
                 // Every cluster-side resource goes through the cluster's provider.
                 for (const r of recording.resources.filter((x) => x.type.startsWith("kubernetes:"))) {
