@@ -118,16 +118,35 @@ describe("K3sCluster: 1 server + 2 agents (mock engine)", () => {
         assertScripts(rec);
     });
 
-    it("orders steps from registered dependencies: overlay → first server → agents in parallel", async () => {
+    it("orders steps from registered dependencies: configs at once; overlay → first server's install → agents' installs in parallel", async () => {
         const { rec } = await run(small());
-        assert.deepEqual(deps(rec, "c-tokyo-1-k3s-config"), ["c-token", "overlay-wg-up"], "the overlay gates the first server's first step (and the token feeds it)");
-        assert.deepEqual(deps(rec, "c-tokyo-1-k3s-install"), ["c-tokyo-1-k3s-config"]);
+        for (const n of ["tokyo-1", "home-pc", "home-nas"]) {
+            assert.deepEqual(deps(rec, `c-${n}-k3s-config`), ["c-token"], `${n}'s config.yaml is written without waiting for the overlay or a server`);
+        }
+        assert.deepEqual(deps(rec, "c-tokyo-1-k3s-install"), ["c-tokyo-1-k3s-config", "overlay-wg-up"], "the overlay gates the start of k3s on the first server");
         for (const a of ["home-pc", "home-nas"]) {
-            assert.deepEqual(deps(rec, `c-${a}-k3s-config`), ["c-token", "c-tokyo-1-k3s-install"], `${a} waits for the server only, not for the other agent`);
-            assert.deepEqual(deps(rec, `c-${a}-k3s-install`), [`c-${a}-k3s-config`]);
+            assert.deepEqual(deps(rec, `c-${a}-k3s-install`), [`c-${a}-k3s-config`, "c-tokyo-1-k3s-install"], `${a} starts after the server only, not after the other agent`);
             assert.deepEqual(deps(rec, `c-${a}-k3s-node`), [`c-${a}-k3s-install`], "drain/delete runs before the uninstall on removal");
         }
         assert.deepEqual(deps(rec, "c-tokyo-1-k3s-kubeconfig"), ["c-tokyo-1-k3s-install"]);
+    });
+
+    it("a config change re-runs that node's install step (which restarts k3s only if config.yaml changed), nothing else", async () => {
+        const a = await run(small());
+        const args = small();
+        const b = await run({ ...args, nodes: args.nodes.map((n) => (n.name === "home-pc" ? { ...n, labels: { disk: "ssd" } } : n)) });
+        const changed = b.rec
+            .byType(CMD)
+            .filter((r) => r.inputs.create !== a.rec.byName(r.name).inputs.create)
+            .map((r) => r.name)
+            .sort();
+        assert.deepEqual(changed, ["c-home-pc-k3s-config", "c-home-pc-k3s-install", "c-home-pc-k3s-node"], "config, its apply (install) and the label sync");
+        const before = extractProgram(a.rec.byName("c-home-pc-k3s-install").inputs.create);
+        const after = extractProgram(b.rec.byName("c-home-pc-k3s-install").inputs.create);
+        const strip = (s: string) => s.replace(/^# config\.yaml revision [0-9a-f]{16}: .*$/m, "");
+        assert.notEqual(before, after);
+        assert.equal(strip(before), strip(after), "only the config revision line differs");
+        assert.match(after, /elif \[ "\$want_sum" != "\$have_sum" \]; then\n {2}hi_log "[^"]*restarting \$K3S_SERVICE"/, "the restart is decided on the host from config.yaml");
     });
 
     it("keeps the token and kubeconfig secret and builds the Provider from the kubeconfig", async () => {
@@ -211,11 +230,14 @@ describe("K3sCluster: 1 server + 2 agents (mock engine)", () => {
 describe("K3sCluster: 3 etcd servers (mock engine)", () => {
     it("serialises joining servers, fans agents out after the last server, renders cluster-init once", async () => {
         const { rec, cluster } = await run(etcd3());
-        assert.deepEqual(deps(rec, "c-tokyo-1-k3s-config"), ["c-token", "overlay-wg-up"]);
-        assert.deepEqual(deps(rec, "c-tokyo-2-k3s-config"), ["c-token", "c-tokyo-1-k3s-install"]);
-        assert.deepEqual(deps(rec, "c-tokyo-3-k3s-config"), ["c-token", "c-tokyo-2-k3s-node"], "one joining server at a time (after the previous is Ready)");
-        assert.deepEqual(deps(rec, "c-home-pc-k3s-config"), ["c-token", "c-tokyo-3-k3s-node"], "agents wait for the last server only");
+        for (const n of ["tokyo-1", "tokyo-2", "tokyo-3", "home-pc"]) assert.deepEqual(deps(rec, `c-${n}-k3s-config`), ["c-token"]);
+        assert.deepEqual(deps(rec, "c-tokyo-1-k3s-install"), ["c-tokyo-1-k3s-config", "overlay-wg-up"]);
+        assert.deepEqual(deps(rec, "c-tokyo-2-k3s-install"), ["c-tokyo-1-k3s-install", "c-tokyo-2-k3s-config"]);
+        assert.deepEqual(deps(rec, "c-tokyo-3-k3s-install"), ["c-tokyo-2-k3s-install", "c-tokyo-3-k3s-config"], "one joining server at a time (after the previous one's API is ready)");
+        assert.deepEqual(deps(rec, "c-home-pc-k3s-install"), ["c-home-pc-k3s-config", "c-tokyo-3-k3s-install"], "agents wait for the last server only");
         assert.deepEqual(deps(rec, "c-tokyo-2-k3s-node"), ["c-tokyo-2-k3s-install"]);
+        // A server's install waits for its API (readyz), which is what the next server joins through.
+        assert.match(extractProgram(rec.byName("c-tokyo-2-k3s-install").inputs.create), /until k3s kubectl get --raw=\/readyz/);
         const cfg = (n: string) => extractProgram(rec.byName(`c-${n}-k3s-config`).inputs.create);
         assert.match(cfg("tokyo-1"), /\ncluster-init: true\n/);
         assert.ok(!cfg("tokyo-1").includes("\nserver:"));
@@ -296,7 +318,7 @@ describe("K3sCluster: external datastore and Tailscale addresses", () => {
         const copies = rec.byType("command:remote:CopyToRemote").filter((r) => r.name.startsWith("c-home-pc"));
         assert.deepEqual(copies.map((r) => r.name).sort(), ["c-home-pc-k3s-airgap-binary", "c-home-pc-k3s-airgap-images"]);
         assert.equal(rec.byName("c-home-pc-k3s-airgap-images").inputs.remotePath, "/var/lib/rancher/k3s/agent/images/k3s-airgap-images-amd64.tar.zst");
-        assert.deepEqual(deps(rec, "c-home-pc-k3s-install"), ["c-home-pc-k3s-airgap-binary", "c-home-pc-k3s-airgap-images", "c-home-pc-k3s-config"]);
+        assert.deepEqual(deps(rec, "c-home-pc-k3s-install"), ["c-home-pc-k3s-airgap-binary", "c-home-pc-k3s-airgap-images", "c-home-pc-k3s-config", "c-tokyo-1-k3s-install"]);
         assert.match(extractProgram(rec.byName("c-home-pc-k3s-install").inputs.create), /INSTALL_K3S_SKIP_DOWNLOAD=true/);
     });
 });

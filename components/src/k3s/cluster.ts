@@ -32,8 +32,9 @@ export function k3sClusterInternals(c: K3sCluster): K3sClusterInternals {
 }
 
 /**
- * A k3s cluster on an overlay: first server, then joining servers one at a time, then agents in parallel;
- * kubeconfig read from the first server and a Kubernetes provider built from it.
+ * A k3s cluster on an overlay: config files written on every node at once; k3s installed and started on the
+ * first server once the overlay (dependsOn) is up, then on joining servers one at a time, then on agents in
+ * parallel; kubeconfig read from the first server and a Kubernetes provider built from it.
  */
 export class K3sCluster extends pulumi.ComponentResource {
     /** Admin kubeconfig pointing at `apiEndpoint` (secret). */
@@ -78,9 +79,11 @@ export class K3sCluster extends pulumi.ComponentResource {
         const agents: Record<string, K3sAgent> = {};
         for (const p of plan.nodes) {
             const node = byName.get(p.name)!;
-            // The overlay (this component's dependsOn) gates the first server; everyone else waits for the
-            // node before it in the plan, which serialises servers and fans agents out after the last one.
-            const dependsOn = p.after !== undefined ? [internalsOf.get(p.after)!.done] : opts?.dependsOn;
+            // Config steps run at once. Install steps are gated: the first server's by the overlay (this
+            // component's dependsOn), every other node's by the install of the node before it in the plan,
+            // which serialises joining servers and fans agents out after the last server. A server's install
+            // ends when its API is ready, so every install transitively waits for the whole overlay.
+            const dependsOn = p.after !== undefined ? [internalsOf.get(p.after)!.install] : opts?.dependsOn;
             const childOpts: pulumi.ComponentResourceOptions = { parent: this, ...(dependsOn !== undefined ? { dependsOn } : {}) };
             const controlHost = p.firstServer ? {} : { controlHost: first };
             if (p.role === NodeRole.Server) {

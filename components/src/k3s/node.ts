@@ -1,3 +1,4 @@
+import * as crypto from "node:crypto";
 import * as pulumi from "@pulumi/pulumi";
 import * as command from "@pulumi/command";
 import { connectionFor } from "../host/connection";
@@ -117,7 +118,7 @@ export interface K3sNodeInternals {
     /** Runs on the control host; absent without one. */
     readonly node?: command.remote.Command;
     readonly uploads: command.remote.CopyToRemote[];
-    /** The step the next node waits for. */
+    /** The last step of the node (its install, or the Ready wait on the control host when there is one). */
     readonly done: command.remote.Command;
 }
 
@@ -156,7 +157,28 @@ interface StepPlan {
     readonly labels: Readonly<Record<string, string>>;
 }
 
-/** Registers a node's steps under `parent`. The component's dependsOn gates the first step explicitly. */
+/** The resources of a dependsOn option; an Input-valued dependsOn is not supported here. */
+function dependsOnList(d: pulumi.ComponentResourceOptions["dependsOn"]): pulumi.Resource[] {
+    if (d === undefined) return [];
+    if (pulumi.Resource.isInstance(d)) return [d];
+    if (Array.isArray(d)) {
+        return d.map((x) => {
+            if (!pulumi.Resource.isInstance(x)) throw new Error("K3sServer/K3sAgent: dependsOn must list resources (not Outputs or Promises)");
+            return x;
+        });
+    }
+    throw new Error("K3sServer/K3sAgent: dependsOn must be a resource or a list of resources (not an Output or Promise)");
+}
+
+/** Short sha256 of a rendered config.yaml (the text with secret placeholders, not the secrets). */
+export function configRevision(configYaml: string): string {
+    return crypto.createHash("sha256").update(configYaml).digest("hex").slice(0, 16);
+}
+
+/**
+ * Registers a node's steps under `parent`. The config step runs at once; the component's dependsOn gates the
+ * install step (k3s starts only once the overlay is up and, for a joining node, the node before it is in).
+ */
 function createNodeSteps(parent: pulumi.ComponentResource, name: string, args: K3sNodeCommonArgs, plan: StepPlan, opts: pulumi.ComponentResourceOptions | undefined): K3sNodeInternals {
     const hostsByName = new Map<string, SshHostArgs>([...(args.sshHosts ?? []).map((h) => [h.name, h] as const), [args.node.name, args.node]]);
     if (args.controlHost !== undefined && !hostsByName.has(args.controlHost.name)) hostsByName.set(args.controlHost.name, args.controlHost);
@@ -180,7 +202,9 @@ function createNodeSteps(parent: pulumi.ComponentResource, name: string, args: K
                 ...(plan.datastoreEndpoint !== undefined ? { [SECRET_DATASTORE]: pulumi.secret(pulumi.output(plan.datastoreEndpoint).apply(yamlQuotedInner)) } : {}),
             },
         },
-        { parent, ...(opts?.dependsOn !== undefined ? { dependsOn: opts.dependsOn } : {}) },
+        // Writing files needs neither the overlay nor a server (the overlay address is planned), so config
+        // steps run in parallel with the overlay; only the install step below waits.
+        { parent },
     );
 
     const uploads: command.remote.CopyToRemote[] = [];
@@ -208,10 +232,13 @@ function createNodeSteps(parent: pulumi.ComponentResource, name: string, args: K
             host,
             step: "k3s-install",
             connection,
-            create: renderInstallScript({ role: plan.role, install }),
+            // The config's digest is part of the script, so a changed config.yaml re-runs this step, which
+            // restarts k3s only when the file on the host differs from the one k3s started with.
+            create: whenResolved([plan.configYaml], ([yaml]) => renderInstallScript({ role: plan.role, install, configRevision: configRevision(yaml!) })),
             delete: renderUninstallScript(plan.role),
         },
-        { parent, dependsOn: [config, ...uploads] },
+        // The component's dependsOn (the overlay, or the node before this one) gates the start of k3s.
+        { parent, dependsOn: [config, ...uploads, ...dependsOnList(opts?.dependsOn)] },
     );
     const steps = [config, installStep];
 

@@ -106,8 +106,9 @@ export interface K3sNodePlan {
     /** Joins through the first server's URL (`server:`). */
     readonly joinsFirstServer: boolean;
     /**
-     * The node whose last step must finish before this node's first step starts: joining servers go one at
-     * a time, agents all wait for the last server only. Undefined for the first server (the overlay gates it).
+     * The node whose install step must finish before this node's install starts: joining servers go one at a
+     * time (a server's install ends when its API is ready), agents all wait for the last server only. Config
+     * steps are not ordered. Undefined for the first server (the overlay gates it).
      */
     readonly after?: string;
 }

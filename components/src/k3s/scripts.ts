@@ -65,6 +65,12 @@ export interface InstallScriptOptions {
      * @default 300
      */
     readonly readyTimeoutSeconds?: number;
+    /**
+     * Digest of the rendered config.yaml (see `configRevision`). It only makes the script text change with
+     * the config, so that Pulumi re-runs the step; the restart itself is decided on the host from the file.
+     * @default none
+     */
+    readonly configRevision?: string;
 }
 
 /** Installer URL and the environment the official installer reads. */
@@ -93,6 +99,7 @@ export function renderInstallScript(o: InstallScriptOptions): string {
     const airgap = o.install.airgap !== undefined ? airgapRemotePaths(o.install.airgap) : undefined;
     const timeout = o.readyTimeoutSeconds ?? 300;
     const lines = [
+        ...(o.configRevision !== undefined ? [`# config.yaml revision ${o.configRevision}: a config change re-runs this step`] : []),
         `K3S_ROLE=${o.role}`,
         `K3S_SERVICE=${svc}`,
         `K3S_WANT_VERSION=${shellQuote(o.install.version ?? "")}`,
