@@ -56,7 +56,7 @@ const K3s = z.strictObject({
     version: z.string().min(1).optional(),
     channel: z.string().regex(/^[a-z0-9.-]+$/).optional(),
     mirrorUrl: z.string().url().optional(),
-    airgap: z.strictObject({ binaryPath: z.string().min(1), imagesPath: z.string().min(1) }).optional(),
+    airgap: z.strictObject({ binaryPath: z.string().min(1), imagesPath: z.string().min(1), installScriptPath: z.string().min(1).optional() }).optional(),
     datastore: z.enum(["sqlite", "etcd", "external"]).optional(),
     allowEtcdAcrossLocations: z.boolean().optional(),
     failoverProfile: z.enum(["default", "lossy-link", "fast"]).optional(),

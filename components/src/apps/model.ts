@@ -112,23 +112,13 @@ export interface AppTlsArgs {
     readonly caPrivateKeyPem?: pulumi.Input<string>;
 }
 
-/** An app published through k3s's bundled Traefik. */
-export interface ExposedAppArgs {
-    /**
-     * Name of the Deployment, Service and Ingress (a DNS label).
-     * @default the resource name
-     */
-    readonly appName?: string;
+/** What an app is, shared by `ExposedAppArgs` and the cluster spec. */
+export interface AppSpecArgs {
     /**
      * Namespace the app's objects go into.
      * @default "default"
      */
     readonly namespace?: string;
-    /**
-     * Create the namespace as part of this app (only one app per namespace may do so).
-     * @default false
-     */
-    readonly createNamespace?: boolean;
     /** Container image, pinned by tag or digest. */
     readonly image: string;
     /**
@@ -169,6 +159,20 @@ export interface ExposedAppArgs {
      * @default true
      */
     readonly spreadAcrossLocations?: boolean;
+}
+
+/** An app published through k3s's bundled Traefik. */
+export interface ExposedAppArgs extends AppSpecArgs {
+    /**
+     * Name of the Deployment, Service and Ingress (a DNS label).
+     * @default the resource name
+     */
+    readonly appName?: string;
+    /**
+     * Create the namespace as part of this app (only one app per namespace may do so).
+     * @default false
+     */
+    readonly createNamespace?: boolean;
     /** @default no TLS at the origin (`none`) */
     readonly tls?: AppTlsArgs;
     /** @default "ingress" */

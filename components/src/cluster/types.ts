@@ -1,7 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
-import { AppPortArgs, AppResourcesArgs, HttpProbeArgs, PlacementArgs, TlsMode } from "../apps/model";
-import { Datastore, FailoverProfile } from "../k3s/model";
-import { Topology } from "../wireguard/model";
+import { AppSpecArgs, TlsMode } from "../apps/model";
+import { K3sSettingsArgs } from "../k3s/model";
+import { WireGuardSettingsArgs } from "../wireguard/model";
 
 /** What a host does in the cluster. A host may have several roles. */
 export const HostRole = {
@@ -70,60 +70,23 @@ export interface ClusterHostArgs {
     readonly gateway?: boolean;
 }
 
-export interface ClusterOverlayArgs {
+/**
+ * The overlay: WireGuard's settings (see `WireGuardMeshArgs`) or Tailscale's. The pod and service CIDRs come
+ * from `k3s.clusterCidr` / `k3s.serviceCidr`.
+ */
+export interface ClusterOverlayArgs extends WireGuardSettingsArgs {
     /** @default wireguard */
     readonly kind?: OverlayKind;
-    /** WireGuard topology. @default hub */
-    readonly topology?: Topology;
-    /** @default "10.100.0.0/24" */
-    readonly cidr?: string;
-    /** @default 51820 */
-    readonly listenPort?: number;
-    /** @default "wg0" */
-    readonly interfaceName?: string;
-    /** @default 25 */
-    readonly keepalive?: number;
-    /** @default false */
-    readonly presharedKeys?: boolean;
-    /** @default 1420 */
-    readonly mtu?: number;
     /** Headscale URL (Tailscale overlay). @default Tailscale's own */
     readonly loginServer?: string;
-    /** @default true */
+    /** Accept subnet routes others advertise (Tailscale overlay). @default true */
     readonly acceptRoutes?: boolean;
 }
 
-export interface ClusterAirgapArgs {
-    readonly binaryPath: string;
-    readonly imagesPath: string;
-}
-
-export interface ClusterK3sArgs {
-    /** e.g. `v1.31.4+k3s1`. @default the channel's current version */
-    readonly version?: string;
-    /** @default "stable" */
-    readonly channel?: string;
-    readonly mirrorUrl?: string;
-    readonly airgap?: ClusterAirgapArgs;
-    /** @default sqlite for one server, etcd for more */
-    readonly datastore?: Datastore;
-    /** @default false */
-    readonly allowEtcdAcrossLocations?: boolean;
-    /** @default default */
-    readonly failoverProfile?: FailoverProfile;
-    readonly disable?: string[];
-    readonly kubeletArgs?: string[];
-    readonly kubeControllerManagerArgs?: string[];
-    readonly kubeApiServerArgs?: string[];
-    /** @default false */
-    readonly secretsEncryption?: boolean;
-    /** Address written into the kubeconfig. @default the first server's public endpoint, else its overlay address */
-    readonly kubeconfigEndpoint?: string;
-    /** @default "10.42.0.0/16" */
-    readonly clusterCidr?: string;
-    /** @default "10.43.0.0/16" */
-    readonly serviceCidr?: string;
-}
+/** k3s settings (see `K3sClusterArgs`); nodes come from the hosts, the interface from the overlay. */
+// A named interface, not a type alias: the schema analyzer names object types after interfaces.
+// eslint-disable-next-line @typescript-eslint/no-empty-object-type
+export interface ClusterK3sArgs extends K3sSettingsArgs {}
 
 export interface ClusterCloudflareArgs {
     readonly accountId: string;
@@ -148,26 +111,10 @@ export interface ClusterIngressArgs {
     readonly certManager?: boolean;
 }
 
-export interface ClusterAppArgs {
+/** An app (see `ExposedAppArgs`); TLS and exposure follow the cluster's ingress. */
+export interface ClusterAppArgs extends AppSpecArgs {
+    /** The app's name (Kubernetes object names and labels). */
     readonly name: string;
-    readonly image: string;
-    /** @default "default" */
-    readonly namespace?: string;
-    /** @default 1 */
-    readonly replicas?: number;
-    readonly ports: AppPortArgs[];
-    readonly hostnames: string[];
-    /** @default ["/"] */
-    readonly paths?: string[];
-    readonly env?: Record<string, string>;
-    /** Env vars with secret values. */
-    readonly secretEnv?: Record<string, pulumi.Input<string>>;
-    readonly resources?: AppResourcesArgs;
-    readonly livenessProbe?: HttpProbeArgs;
-    readonly readinessProbe?: HttpProbeArgs;
-    readonly placement?: PlacementArgs;
-    /** @default true */
-    readonly spreadAcrossLocations?: boolean;
 }
 
 export interface HybridClusterArgs {

@@ -81,12 +81,8 @@ export interface K3sInstallArgs {
     readonly airgap?: K3sAirgapArgs;
 }
 
-/** A whole k3s cluster on an overlay network. */
-export interface K3sClusterArgs {
-    /** The machines, in a stable order: the first server initialises the cluster. */
-    readonly nodes: K3sNodeArgs[];
-    /** The overlay interface used by flannel (`flannel-iface`), e.g. `wg0` or `tailscale0`. */
-    readonly interfaceName: string;
+/** Cluster-wide k3s settings, shared by `K3sClusterArgs` and the cluster spec. */
+export interface K3sSettingsArgs {
     /**
      * Exact k3s release, e.g. `v1.31.4+k3s1`. Changing it upgrades servers one at a time, then agents.
      * @default none (the channel decides)
@@ -112,12 +108,6 @@ export interface K3sClusterArgs {
      * @default "sqlite" for one server, "etcd" for more
      */
     readonly datastore?: Datastore;
-    /**
-     * Endpoint of an external datastore (`mysql://…`, `postgres://…`), required with datastore "external".
-     * Treated as a secret.
-     * @default none
-     */
-    readonly datastoreEndpoint?: pulumi.Input<string>;
     /**
      * Accept embedded etcd servers in different locations (etcd across a WAN is not supported upstream:
      * expect leader elections on every latency spike).
@@ -169,6 +159,20 @@ export interface K3sClusterArgs {
      * @default "10.43.0.0/16"
      */
     readonly serviceCidr?: string;
+}
+
+/** A whole k3s cluster on an overlay network. */
+export interface K3sClusterArgs extends K3sSettingsArgs {
+    /** The machines, in a stable order: the first server initialises the cluster. */
+    readonly nodes: K3sNodeArgs[];
+    /** The overlay interface used by flannel (`flannel-iface`), e.g. `wg0` or `tailscale0`. */
+    readonly interfaceName: string;
+    /**
+     * Endpoint of an external datastore (`mysql://…`, `postgres://…`), required with datastore "external".
+     * Treated as a secret.
+     * @default none
+     */
+    readonly datastoreEndpoint?: pulumi.Input<string>;
 }
 
 export const DEFAULT_CHANNEL = "stable";

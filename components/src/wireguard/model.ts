@@ -55,10 +55,8 @@ export interface WireGuardHostArgs extends SshHostArgs {
     readonly gateway?: boolean;
 }
 
-/** The overlay: the hosts and how they form one network. */
-export interface WireGuardMeshArgs {
-    /** The machines, in a stable order: append new ones at the end (addresses of earlier hosts never move). */
-    readonly hosts: WireGuardHostArgs[];
+/** Overlay-wide WireGuard settings, shared by `WireGuardMeshArgs` and the cluster spec. */
+export interface WireGuardSettingsArgs {
     /**
      * How nodes peer.
      * @default "hub"
@@ -94,6 +92,12 @@ export interface WireGuardMeshArgs {
      * @default 1420
      */
     readonly mtu?: number;
+}
+
+/** The overlay: the hosts and how they form one network. */
+export interface WireGuardMeshArgs extends WireGuardSettingsArgs {
+    /** The machines, in a stable order: append new ones at the end (addresses of earlier hosts never move). */
+    readonly hosts: WireGuardHostArgs[];
     /**
      * The k3s pod CIDR; the overlay and the LANs must not overlap it.
      * @default "10.42.0.0/16"
