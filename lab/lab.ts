@@ -3,7 +3,7 @@
  * bridge namespace as the internet and a NAT router in front of a home LAN. See lab/README.md.
  *
  * Commands run through `spawnSync` with argument vectors (no shell), each with a timeout, so every wait
- * here is bounded. Only objects with the `hil-` prefix (or under lab/.state) are ever touched.
+ * here is bounded. Only objects with the `hil-` prefix (or under /var/tmp/hil-lab) are ever touched.
  */
 import { spawn, spawnSync } from "node:child_process";
 import * as fs from "node:fs";

@@ -49,8 +49,12 @@ export const LAB_HOSTS: readonly LabHost[] = [
 export const LAB_NETNS: readonly string[] = [INET_NETNS, ROUTER_NETNS, ...LAB_HOSTS.map((h) => h.netns)];
 
 export const LAB_DIR = __dirname;
-/** Per-run state (keys, per-host overlay dirs, logs); gitignored, removed by `down`. */
-export const STATE_DIR = path.join(LAB_DIR, ".state");
+/**
+ * Per-run state (keys, per-host overlay dirs, logs), removed by `down`. It lives outside the checkout, in
+ * /var/tmp: every host mounts its own /tmp, /run, /etc, /var/lib and /usr/local, so a state dir under any of
+ * those (e.g. a checkout in /tmp, as CI's fresh clones may be) would be hidden from the host's own sshd.
+ */
+export const STATE_DIR = `/var/tmp/${LAB_PREFIX}lab`;
 /** The client key `up` generates and authorizes on every host (0600). */
 export const CLIENT_KEY = path.join(STATE_DIR, "id_ed25519");
 /** What `up` wrote: host addresses, holder pids and host public keys. */
