@@ -297,11 +297,11 @@ async function startHost(h: LabHost): Promise<LabHostState> {
     child.unref();
     fs.closeSync(log);
     const pidFile = path.join(dir, "holder.pid");
-    await waitFor(`the mount namespace of ${h.name} (see ${path.join(dir, "holder.log")})`, 100, 100, () => fs.existsSync(pidFile));
+    await waitFor(`the mount namespace of ${h.name} (see ${path.join(dir, "holder.log")})`, 600, 100, () => fs.existsSync(pidFile));
     const holderPid = Number(fs.readFileSync(pidFile, "utf8").trim());
     const state: LabHostState = { ...h, holderPid, hostKey: "", dir };
     inHost(state, ["/usr/sbin/sshd", "-f", path.join(dir, "sshd_config"), "-E", path.join(dir, "sshd.log")]);
-    await waitFor(`sshd of ${h.name} on ${h.address}:22 (see ${path.join(dir, "sshd.log")})`, 100, 100, () => sshdAnswers(h));
+    await waitFor(`sshd of ${h.name} on ${h.address}:22 (see ${path.join(dir, "sshd.log")})`, 600, 100, () => sshdAnswers(h));
     const hostKey = fs.readFileSync(path.join(dir, "ssh_host_ed25519_key.pub"), "utf8").trim().split(" ").slice(0, 2).join(" ");
     return { ...state, hostKey };
 }
