@@ -1,4 +1,7 @@
 import { spawnSync } from "node:child_process";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
 import type { HostScript } from "../../components/src/host/script";
 
 export interface ShellcheckResult {
@@ -43,4 +46,35 @@ export function extractProgram(commandText: string): string {
     const m = /cat >"\$HI_SCRIPT" <<'([A-Z_0-9]+)'\n([\s\S]*?)\n\1\n/.exec(commandText);
     if (!m) throw new Error("not a hybridinfra host command");
     return m[2];
+}
+
+/**
+ * Runs shellcheck once over many bash scripts (one process instead of one per script: the shipped stacks
+ * render hundreds). Fails listing every finding with its script's label.
+ */
+export function assertShellcheckAll(scripts: ReadonlyMap<string, string>): void {
+    if (scripts.size === 0) return;
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "shellcheck-"));
+    try {
+        const labels = new Map<string, string>();
+        [...scripts.keys()].forEach((label, i) => {
+            const file = path.join(dir, `${i}.sh`);
+            fs.writeFileSync(file, scripts.get(label)!);
+            labels.set(file, label);
+        });
+        const res = spawnSync("shellcheck", ["-s", "bash", "-f", "gcc", ...labels.keys()], { encoding: "utf8", maxBuffer: 64 * 1024 * 1024 });
+        if (res.error) throw new Error(`shellcheck could not run (${res.error.message}); install it: apt-get install -y shellcheck`);
+        if (res.status !== 0) {
+            const findings = `${res.stdout}${res.stderr}`
+                .split("\n")
+                .filter((l) => l.trim() !== "")
+                .map((l) => {
+                    const file = l.split(":")[0];
+                    return labels.has(file) ? `${labels.get(file)}${l.slice(file.length)}` : l;
+                });
+            throw new Error(`shellcheck failed:\n${findings.join("\n")}`);
+        }
+    } finally {
+        fs.rmSync(dir, { recursive: true, force: true });
+    }
 }

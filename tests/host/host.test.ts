@@ -3,7 +3,7 @@ import * as assert from "node:assert/strict";
 import * as pulumi from "@pulumi/pulumi";
 import { connectionFor, remoteStep, renderHostScript, SshHostArgs, validateSshHosts, writeFileSnippet, secretPlaceholder } from "../../components/src/host";
 import { record } from "../harness/mocks";
-import { assertHostScript, assertShellcheck, extractProgram, shellcheck } from "../harness/shellcheck";
+import { assertHostScript, assertShellcheck, assertShellcheckAll, extractProgram, shellcheck } from "../harness/shellcheck";
 import { TEST_KEY } from "../harness/fixtures";
 
 const CMD = "command:remote:Command";
@@ -136,6 +136,9 @@ describe("rendered scripts", () => {
         const broken = renderHostScript({ host: "h", step: "broken", body: "if [ $UNQUOTED = x ]; then\n  rm -rf $DIR/*\nfi" });
         assert.equal(shellcheck(broken.script).ok, false);
         assert.throws(() => assertShellcheck(broken.script, "broken"), /shellcheck failed for broken[\s\S]*SC2086/);
+        // The batched check used for rendered stacks catches it too, and names the script.
+        assert.doesNotThrow(() => assertShellcheckAll(new Map([["ok.sh", s.script]])));
+        assert.throws(() => assertShellcheckAll(new Map([["ok.sh", s.script], ["hosts/x/broken.sh", broken.script]])), /hosts\/x\/broken\.sh:\d+:\d+: .*SC2086/);
     });
     it("uses a heredoc delimiter that the body cannot end early", () => {
         const s = renderHostScript({ host: "h", step: "x", body: "cat <<'HYBRIDINFRA_EOF'\nHYBRIDINFRA_EOF" });

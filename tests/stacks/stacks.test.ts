@@ -7,7 +7,7 @@ import { spawnSync } from "node:child_process";
 import { listStacks, loadStack } from "../../infra/stack";
 import { REDACTED, renderTree, runStack } from "../../tools/render-lib";
 import { settle } from "../harness/mocks";
-import { assertShellcheck } from "../harness/shellcheck";
+import { assertShellcheckAll } from "../harness/shellcheck";
 
 const SHIPPED = ["hybrid-edge", "private-ingress", "cross-cloud", "ha-homelab", "tailnet", "lab"];
 const GOLDEN = path.join(__dirname, "__golden__");
@@ -85,8 +85,8 @@ describe("shipped stacks", () => {
                 for (const [rel, content] of tree) {
                     const want = golden.get(rel)!;
                     assert.ok(content === want, `${stack}/${rel} differs from golden at ${firstDiff(content, want)}\n(UPDATE_GOLDEN=1 to accept a reviewed change)`);
-                    if (rel.endsWith(".sh")) assertShellcheck(content, `${stack}/${rel}`);
                 }
+                assertShellcheckAll(new Map([...tree].filter(([rel]) => rel.endsWith(".sh")).map(([rel, content]) => [`${stack}/${rel}`, content])));
             });
 
             it("never shows a secret unmarked or unredacted", async () => {
