@@ -39,7 +39,7 @@ const BAD: [string, Mutate, string][] = [
     ],
     [
         "traefik with no public k3s node",
-        (a) => (a.hosts[0].roles = [HostRole.Hub]) && (a.hosts[1].roles = [HostRole.Server]),
+        (a) => ((a.hosts[0].roles = [HostRole.Hub]), (a.hosts[1].roles = [HostRole.Server])),
         'ingress.mode: is "traefik", but no k3s node has a publicEndpoint, so nothing on the internet can reach Traefik. Fix: use `cloud-forward` with a public cloud node, or `cloudflare-tunnel`, or give a k3s node a publicEndpoint',
     ],
     [
