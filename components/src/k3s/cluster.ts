@@ -71,7 +71,13 @@ export class K3sCluster extends pulumi.ComponentResource {
             install,
             failoverProfile: plan.timings.profile,
             ...(args.kubeletArgs !== undefined ? { kubeletArgs: args.kubeletArgs } : {}),
-            sshHosts: args.nodes,
+        };
+        // Only the hosts a node's steps connect through: its jump host, and the control host (the first
+        // server) with its jump host. Handing every node the whole list made validation and connection
+        // lookups quadratic in the cluster size.
+        const sshHostsFor = (node: K3sNodeArgs): K3sNodeArgs[] => {
+            const names = new Set([node.jumpHost, first.name, first.jumpHost].filter((n): n is string => n !== undefined && n !== node.name));
+            return [...names].map((n) => byName.get(n)).filter((h): h is K3sNodeArgs => h !== undefined);
         };
 
         const internalsOf = new Map<string, K3sNodeInternals>();
@@ -91,6 +97,7 @@ export class K3sCluster extends pulumi.ComponentResource {
                     `${name}-${p.name}`,
                     {
                         ...common,
+                        sshHosts: sshHostsFor(node),
                         ...controlHost,
                         node,
                         datastore: plan.datastore,
@@ -109,7 +116,7 @@ export class K3sCluster extends pulumi.ComponentResource {
                 servers[p.name] = s;
                 internalsOf.set(p.name, k3sServerInternals(s));
             } else {
-                const a = new K3sAgent(`${name}-${p.name}`, { ...common, ...controlHost, node, serverUrl: firstUrl }, childOpts);
+                const a = new K3sAgent(`${name}-${p.name}`, { ...common, sshHosts: sshHostsFor(node), ...controlHost, node, serverUrl: firstUrl }, childOpts);
                 agents[p.name] = a;
                 internalsOf.set(p.name, k3sAgentInternals(a));
             }

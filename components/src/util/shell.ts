@@ -9,6 +9,8 @@ export function shellQuote(value: string): string {
  * verbatim with a quoted heredoc (no expansion).
  */
 export function heredocDelimiter(body: string, base = "HYBRIDINFRA_EOF"): string {
+    // Fast path: text that does not contain the base anywhere cannot have it as a line (most scripts).
+    if (!body.includes(base)) return base;
     const lines = new Set(body.split("\n"));
     let delimiter = base;
     for (let i = 1; lines.has(delimiter); i++) delimiter = `${base}_${i}`;

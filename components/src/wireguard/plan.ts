@@ -152,6 +152,8 @@ export function planPeers(args: WireGuardMeshArgs, addresses: Record<string, str
         presharedKey: psk,
     });
     const self = (h: WireGuardHostArgs): string => `${addresses[h.name]}/32`;
+    // Few hosts route LANs: scanning only those keeps the per-host LAN lists linear in the fleet size.
+    const lanHosts = hosts.filter((h) => (h.lan ?? []).length > 0);
     const out: Record<string, PlannedPeer[]> = {};
 
     switch (r.topology) {
@@ -166,7 +168,7 @@ export function planPeers(args: WireGuardMeshArgs, addresses: Record<string, str
                 out[n.name] = hubs.map((hub) => {
                     if (hub !== primary) return direct(n, hub, [self(hub), ...lansFor(hub, n)]);
                     // The whole overlay goes to the primary hub, so a new spoke changes no other spoke.
-                    const lans = hosts.filter((m) => m !== n && (m.hub !== true || m === primary)).flatMap((m) => lansFor(m, n));
+                    const lans = lanHosts.filter((m) => m !== n && (m.hub !== true || m === primary)).flatMap((m) => lansFor(m, n));
                     return direct(n, hub, [r.overlay.text, ...lans]);
                 });
             }
@@ -197,7 +199,7 @@ export function planPeers(args: WireGuardMeshArgs, addresses: Record<string, str
                     // Hosts of one location share a network: they meet at their SSH address unless public.
                     const endpoint = endpointOf(m.endpoint ?? m.address, r.listenPort);
                     if (m === gw) {
-                        const remoteLans = hosts.filter((x) => x.location !== n.location).flatMap((x) => lansFor(x, n));
+                        const remoteLans = lanHosts.filter((x) => x.location !== n.location).flatMap((x) => lansFor(x, n));
                         peers.push(direct(n, m, [self(m), r.overlay.text, ...remoteLans], endpoint));
                     } else {
                         peers.push(direct(n, m, [self(m)], endpoint));
