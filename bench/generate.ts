@@ -8,7 +8,8 @@
  * - sites `site-1` … `site-K` (10 hosts each): the first host is public (it port-forwards and is the SSH jump
  *   host of its site, and the location gateway in the `locations` topology), the rest are NAT'd home agents
  *   reached through it.
- * About a third of the hosts have a public endpoint. Two apps behind Traefik on the server's public address.
+ * About a fifth of the hosts have a public endpoint (two fifths at N = 10). Two apps behind Traefik on the
+ * server's public address.
  * Everything is a pure function of (topology, N): runs and processes see the same cluster.
  */
 import type { ClusterConfig } from "../infra/config";
