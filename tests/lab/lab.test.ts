@@ -150,7 +150,8 @@ if (unavailable !== undefined && required) {
                     files: q("sha256sum /etc/wireguard/wg0.conf /etc/sysctl.d/99-hybridinfra-wg0.conf 2>/dev/null"),
                     ifindex: q("cat /sys/class/net/wg0/ifindex"),
                     wireguardGo: wireguardGoPids(h).join(","),
-                    peers: q("wg show wg0 dump | awk -F '\\t' 'NR == 1 { print $1, $3, $4; next } { print $1, $4, $8 }'"),
+                    // wireguard-go lists peers in no fixed order.
+                    peers: q("wg show wg0 dump | awk -F '\\t' 'NR == 1 { print $1, $3, $4; next } { print $1, $4, $8 }' | sort"),
                     addr: q("ip -4 -o addr show dev wg0 | awk '{ print $4 }'; cat /sys/class/net/wg0/mtu"),
                     routes: q("ip -4 route show dev wg0"),
                     iptables: q("iptables -S; iptables -t nat -S"),
