@@ -5,7 +5,7 @@
  * gets the nearest known key as a suggestion.
  */
 import { z } from "zod";
-import { nearest, showValue } from "@hybridinfra/components";
+import { clusterReachProblems, nearest, showValue } from "@hybridinfra/components";
 
 const label = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
 const ipv4 = /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/;
@@ -21,6 +21,10 @@ const Ssh = z.strictObject({
     user: z.string().min(1).optional(),
     hostKey: z.string().min(1).optional(),
     jumpHost: z.string().min(1).optional(),
+    /** Failed dials tolerated before a step fails; -1 for no limit (default 10, pulumi-command's). */
+    dialErrorLimit: z.number().int().min(-1).max(10000).refine((v) => v !== 0, "0 is not a limit").optional(),
+    /** Seconds one dial may take; 0 for no limit (default 15, pulumi-command's). */
+    perDialTimeout: z.number().int().min(0).max(3600).optional(),
     /** Name of another secret config key that holds this host's private key (default: sshPrivateKey). */
     privateKeyConfig: z.string().min(1).optional(),
 });
@@ -174,6 +178,8 @@ function keysAt(path: Path): string[] {
 const FIXES: Record<string, string> = {
     "ssh.host": "set the SSH address (IP or DNS name) of the machine",
     "ssh.port": "use the port sshd listens on, an integer from 1 to 65535 (22 by default)",
+    "ssh.dialErrorLimit": "use -1 (no limit) or a count from 1 to 10000, e.g. 30 for a machine that sleeps (default 10)",
+    "ssh.perDialTimeout": "use whole seconds from 0 (no limit) to 3600, e.g. 30 for a slow link (default 15)",
     name: "use a lowercase DNS label such as `cloud-tokyo` or `home-pc`",
     location: "use a lowercase site name such as `tokyo` or `home`",
     roles: "give each host one or more of: hub, server, agent, ingress",
@@ -201,7 +207,12 @@ function fixFor(path: Path, issue: z.core.$ZodIssue): string {
 /** Parses and validates the structured config; throws ConfigValidationError listing every problem. */
 export function parseClusterConfig(raw: unknown): ClusterConfig {
     const res = ClusterConfigSchema.safeParse(raw);
-    if (res.success) return res.data;
+    if (res.success) {
+        // Checks across keys, once every value has the right shape: how pulumi up reaches each host.
+        const problems = clusterReachProblems(res.data.hosts).map((e) => e.message);
+        if (problems.length > 0) throw new ConfigValidationError(problems);
+        return res.data;
+    }
     const problems: string[] = [];
     for (const issue of res.error.issues) {
         if (issue.code === "unrecognized_keys") {

@@ -10,7 +10,7 @@ const base = (): HybridClusterArgs => ({
     sshPrivateKey: pulumi.secret(TEST_KEY),
     hosts: [
         { name: "cloud", ssh: { host: "203.0.113.10" }, location: "cloud", publicEndpoint: "203.0.113.10", roles: [HostRole.Hub, HostRole.Server] },
-        { name: "home", ssh: { host: "192.168.50.10", jumpHost: "cloud" }, location: "home", roles: [HostRole.Agent] },
+        { name: "home", ssh: { host: "192.168.50.10" }, location: "home", roles: [HostRole.Agent] },
     ],
     apps: [{ name: "web", image: "nginx:1.27", ports: [{ containerPort: 80 }], hostnames: ["web.example.com"] }],
 });

@@ -7,7 +7,7 @@ import { listStacks, loadStack } from "../../infra/stack";
 const good = () => ({
     hosts: [
         { name: "cloud", ssh: { host: "203.0.113.10" }, location: "cloud", publicEndpoint: "203.0.113.10", roles: ["hub", "server"] },
-        { name: "home", ssh: { host: "192.168.50.10", jumpHost: "cloud" }, location: "home", roles: ["agent"] },
+        { name: "home", ssh: { host: "192.168.50.10" }, location: "home", roles: ["agent"] },
     ],
     overlay: { kind: "wireguard", topology: "hub", cidr: "10.100.0.0/24" },
     k3s: { datastore: "sqlite" },

@@ -6,12 +6,12 @@ export function seedHosts(): WireGuardHostArgs[] {
     return [
         { name: "cloud-hub", address: "203.0.113.10", privateKey: TEST_KEY, location: "tokyo", endpoint: "203.0.113.10", hub: true },
         { name: "cloud-peer", address: "203.0.113.20", privateKey: TEST_KEY, location: "osaka", endpoint: "203.0.113.20" },
-        { name: "home-pc", address: "192.168.50.10", privateKey: TEST_KEY, location: "home", jumpHost: "cloud-hub", lan: ["192.168.50.0/24"] },
-        { name: "home-mac", address: "192.168.50.11", privateKey: TEST_KEY, location: "home", jumpHost: "cloud-hub" },
+        { name: "home-pc", address: "192.168.50.10", privateKey: TEST_KEY, location: "home", lan: ["192.168.50.0/24"] },
+        { name: "home-mac", address: "192.168.50.11", privateKey: TEST_KEY, location: "home" },
     ];
 }
 
 /** A further home machine, behind NAT, added later. */
 export function newHomeHost(): WireGuardHostArgs {
-    return { name: "home-nas", address: "192.168.50.12", privateKey: TEST_KEY, location: "home", jumpHost: "cloud-hub" };
+    return { name: "home-nas", address: "192.168.50.12", privateKey: TEST_KEY, location: "home" };
 }

@@ -9,7 +9,9 @@ import { ExposedApp, ExposedAppArgs, Exposure, PrivateCa, TlsMode, privateCaInte
 import { CloudflareTunnel } from "../cloudflare";
 import { PublicIngressForward, PublicIngressForwardArgs } from "../ingress";
 import { CertManager, TraefikDashboard } from "../addons";
+import { throwAll } from "../util/errors";
 import { ClusterPlan, planCluster, sshOf } from "./plan";
+import { clusterReachProblems } from "./reach";
 import { HostRole, HybridClusterArgs, IngressMode, OverlayKind } from "./types";
 
 /** The domain arguments a spec turns into. Pure; computed before anything is registered. */
@@ -29,6 +31,9 @@ export interface ClusterComposition {
  * spec fails before any resource is registered. Pure.
  */
 export function composeCluster(args: HybridClusterArgs): ClusterComposition {
+    // The jump graph of the whole cluster, with locations, all problems at once (components see only
+    // their own hosts, with jump hosts already resolved).
+    throwAll(clusterReachProblems(args.hosts));
     validateSshHosts(args.hosts.map((h) => sshOf(h, args)));
     const plan = planCluster(args);
     const overlay = args.overlay ?? {};

@@ -105,6 +105,8 @@ export function sshOf(h: ClusterHostArgs, args: HybridClusterArgs): SshHostArgs 
         privateKey: hostKey(h, args),
         ...(h.ssh.hostKey !== undefined ? { hostKey: h.ssh.hostKey } : {}),
         ...(h.ssh.jumpHost !== undefined ? { jumpHost: h.ssh.jumpHost } : {}),
+        ...(h.ssh.dialErrorLimit !== undefined ? { dialErrorLimit: h.ssh.dialErrorLimit } : {}),
+        ...(h.ssh.perDialTimeout !== undefined ? { perDialTimeout: h.ssh.perDialTimeout } : {}),
         ...(jump !== undefined
             ? {
                   jump: {
@@ -113,6 +115,8 @@ export function sshOf(h: ClusterHostArgs, args: HybridClusterArgs): SshHostArgs 
                       ...(jump.ssh.user !== undefined ? { user: jump.ssh.user } : {}),
                       privateKey: hostKey(jump, args),
                       ...(jump.ssh.hostKey !== undefined ? { hostKey: jump.ssh.hostKey } : {}),
+                      ...(jump.ssh.dialErrorLimit !== undefined ? { dialErrorLimit: jump.ssh.dialErrorLimit } : {}),
+                      ...(jump.ssh.perDialTimeout !== undefined ? { perDialTimeout: jump.ssh.perDialTimeout } : {}),
                   },
               }
             : {}),

@@ -43,8 +43,23 @@ export interface ClusterSshArgs {
     readonly privateKey?: pulumi.Input<string>;
     /** Pinned SSH host key (`ssh-ed25519 AAAA…`). @default not pinned */
     readonly hostKey?: string;
-    /** Name of another host used as SSH jump host. @default none */
+    /**
+     * Name of another host used as SSH jump host: one hop, reached directly by the machine that runs
+     * `pulumi up`. A private address may only be reached through a jump host in its own location (see
+     * "How `pulumi up` reaches your hosts" in the README).
+     * @default none
+     */
     readonly jumpHost?: string;
+    /**
+     * Failed SSH dials tolerated before a step fails (`-1`: no limit); raise it for sleepy home machines.
+     * @default 10 (pulumi-command's default)
+     */
+    readonly dialErrorLimit?: number;
+    /**
+     * Seconds one SSH dial attempt may take (`0`: no limit).
+     * @default 15 (pulumi-command's default)
+     */
+    readonly perDialTimeout?: number;
 }
 
 export interface ClusterHostArgs {

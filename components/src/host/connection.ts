@@ -14,9 +14,18 @@ function checkedKey(name: string, key: pulumi.Input<string>): pulumi.Output<stri
     );
 }
 
+/** The dial settings that were set; unset ones are left to pulumi-command's defaults (10 dials, 15 s). */
+function dialSettings(h: Pick<SshJumpArgs, "dialErrorLimit" | "perDialTimeout">): { dialErrorLimit?: number; perDialTimeout?: number } {
+    return {
+        ...(h.dialErrorLimit !== undefined ? { dialErrorLimit: h.dialErrorLimit } : {}),
+        ...(h.perDialTimeout !== undefined ? { perDialTimeout: h.perDialTimeout } : {}),
+    };
+}
+
 /**
  * The `remote.Command` connection for a host: private key as a secret, host key pinned when given, and
- * the jump host as `proxy`. The whole connection is secret because it carries the key.
+ * the jump host as `proxy` (one hop: pulumi-command's proxy connection has no proxy of its own, so
+ * `validateSshHosts` rejects longer chains), dial retries and timeouts when set. The whole connection is secret because it carries the key.
  */
 export function connectionFor(host: SshHostArgs, hostsByName: ReadonlyMap<string, SshHostArgs>): pulumi.Output<ConnectionArgs> {
     let proxy: command.types.input.remote.ProxyConnectionArgs | undefined;
@@ -31,6 +40,7 @@ export function connectionFor(host: SshHostArgs, hostsByName: ReadonlyMap<string
             user: jump.user ?? "root",
             privateKey: checkedKey(host.jumpHost ?? "jump", jump.privateKey),
             ...(jump.hostKey !== undefined ? { hostKey: jump.hostKey } : {}),
+            ...dialSettings(jump),
         };
     }
     const connection: ConnectionArgs = {
@@ -39,6 +49,7 @@ export function connectionFor(host: SshHostArgs, hostsByName: ReadonlyMap<string
         user: host.user ?? "root",
         privateKey: checkedKey(host.name, host.privateKey),
         ...(host.hostKey !== undefined ? { hostKey: host.hostKey } : {}),
+        ...dialSettings(host),
         ...(proxy !== undefined ? { proxy } : {}),
     };
     return pulumi.secret(pulumi.output(connection)) as pulumi.Output<ConnectionArgs>;

@@ -1,5 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
-import { HybridInfraConfigError, showValue } from "../util/errors";
+import { HybridInfraConfigError, showValue, throwAll } from "../util/errors";
+import { sshReachProblems } from "./reach";
 
 /** How to reach one machine over SSH. */
 export interface SshHostArgs {
@@ -25,6 +26,17 @@ export interface SshHostArgs {
      */
     readonly hostKey?: string;
     /**
+     * How many failed dials pulumi-command tolerates before the step fails (`-1`: no limit). Raise it for
+     * home machines that sleep or boot slowly.
+     * @default 10 (pulumi-command's default)
+     */
+    readonly dialErrorLimit?: number;
+    /**
+     * Seconds one dial attempt may take (`0`: no limit).
+     * @default 15 (pulumi-command's default)
+     */
+    readonly perDialTimeout?: number;
+    /**
      * Name of another host of the same cluster to use as an SSH jump host (for machines that are only
      * reachable through a bastion).
      * @default no jump host
@@ -49,7 +61,14 @@ export interface SshJumpArgs {
     readonly privateKey: pulumi.Input<string>;
     /** @default not pinned */
     readonly hostKey?: string;
+    /** @default 10 (pulumi-command's default) */
+    readonly dialErrorLimit?: number;
+    /** @default 15 seconds (pulumi-command's default) */
+    readonly perDialTimeout?: number;
 }
+
+/** Defaults of the dial settings, as pulumi-command 1.2.1 applies them when they are not set. */
+export const SSH_DIAL_DEFAULTS = { dialErrorLimit: 10, perDialTimeout: 15 } as const;
 
 const PRIVATE_KEY_RE =
     /^-----BEGIN ((RSA|EC|DSA|OPENSSH|ENCRYPTED) )?PRIVATE KEY-----\r?\n[\s\S]+\r?\n-----END ((RSA|EC|DSA|OPENSSH|ENCRYPTED) )?PRIVATE KEY-----\s*$/;
@@ -128,6 +147,20 @@ export function validateSshHosts(hosts: readonly SshHostArgs[], path = "hosts"):
                 "use the login name, e.g. `root` or `ubuntu`",
             );
         }
+        if (h.dialErrorLimit !== undefined && (!Number.isInteger(h.dialErrorLimit) || h.dialErrorLimit < -1 || h.dialErrorLimit === 0 || h.dialErrorLimit > 10000)) {
+            throw new HybridInfraConfigError(
+                `${at}.ssh.dialErrorLimit`,
+                `must be -1 (no limit) or an integer from 1 to 10000, got ${showValue(h.dialErrorLimit)}`,
+                `use e.g. 30 for a machine that sleeps or boots slowly (default ${SSH_DIAL_DEFAULTS.dialErrorLimit})`,
+            );
+        }
+        if (h.perDialTimeout !== undefined && (!Number.isInteger(h.perDialTimeout) || h.perDialTimeout < 0 || h.perDialTimeout > 3600)) {
+            throw new HybridInfraConfigError(
+                `${at}.ssh.perDialTimeout`,
+                `must be a whole number of seconds from 0 (no limit) to 3600, got ${showValue(h.perDialTimeout)}`,
+                `use e.g. 30 for a slow link (default ${SSH_DIAL_DEFAULTS.perDialTimeout})`,
+            );
+        }
         if (typeof h.privateKey === "string") validatePrivateKey(`${at}.ssh.privateKey`, h.privateKey);
         if (h.hostKey !== undefined && !/^(ssh-(ed25519|rsa|dss)|ecdsa-sha2-nistp(256|384|521)) [A-Za-z0-9+/=]+( .*)?$/.test(h.hostKey.trim())) {
             throw new HybridInfraConfigError(
@@ -137,26 +170,21 @@ export function validateSshHosts(hosts: readonly SshHostArgs[], path = "hosts"):
             );
         }
     });
-    hosts.forEach((h, i) => {
-        if (h.jumpHost === undefined || h.jump !== undefined) return;
-        const at = `${path}[${i}].ssh.jumpHost`;
-        if (!names.has(h.jumpHost)) {
-            throw new HybridInfraConfigError(
-                at,
-                `refers to an unknown host ${showValue(h.jumpHost)}`,
-                `use the name of another host in ${path} (known: ${[...names.keys()].join(", ")})`,
-            );
-        }
-        if (h.jumpHost === h.name) {
-            throw new HybridInfraConfigError(at, `points at the host itself (${showValue(h.name)})`, "remove it or name another host");
-        }
-        const jump = hosts[names.get(h.jumpHost)!];
-        if (jump.jumpHost !== undefined) {
-            throw new HybridInfraConfigError(
-                at,
-                `names ${showValue(h.jumpHost)}, which itself goes through a jump host; only one hop is supported`,
-                "use a jump host that is reachable directly",
-            );
-        }
-    });
+    // The jump graph: hosts whose jump host was resolved by a composition (`jump`) were checked there.
+    throwAll(
+        sshReachProblems(
+            hosts.map((h) => {
+                const site = h as SshHostArgs & { location?: unknown; endpoint?: unknown; publicAddress?: unknown };
+                const publicEndpoint = typeof site.endpoint === "string" ? site.endpoint : typeof site.publicAddress === "string" ? site.publicAddress : undefined;
+                return {
+                    name: h.name,
+                    address: h.address,
+                    ...(h.jumpHost !== undefined && h.jump === undefined ? { jumpHost: h.jumpHost } : {}),
+                    ...(typeof site.location === "string" ? { location: site.location } : {}),
+                    ...(publicEndpoint !== undefined ? { publicEndpoint } : {}),
+                };
+            }),
+            path,
+        ),
+    );
 }

@@ -56,3 +56,20 @@ export function nearest(word: string, candidates: readonly string[]): string | u
     }
     return best !== undefined && bestDistance <= Math.max(2, Math.floor(word.length / 3)) ? best : undefined;
 }
+
+/**
+ * Several config errors reported at once, so a user fixes every problem in one pass. The message lists each
+ * one on its own line, in the same `path: problem. Fix: fix` form.
+ */
+export class HybridInfraConfigErrors extends Error {
+    constructor(public readonly errors: readonly HybridInfraConfigError[]) {
+        super(errors.length === 1 ? errors[0].message : `${errors.length} problems in the config:\n  - ${errors.map((e) => e.message).join("\n  - ")}`);
+        this.name = "HybridInfraConfigErrors";
+    }
+}
+
+/** Throws the problems, if any: one as itself, several together. */
+export function throwAll(problems: readonly HybridInfraConfigError[]): void {
+    if (problems.length === 1) throw problems[0];
+    if (problems.length > 1) throw new HybridInfraConfigErrors(problems);
+}
