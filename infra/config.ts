@@ -5,7 +5,7 @@
  * gets the nearest known key as a suggestion.
  */
 import { z } from "zod";
-import { clusterReachProblems, nearest, showValue } from "@hybridinfra/components";
+import { clusterReachProblems, kubeconfigEndpointProblems, nearest, showValue } from "@hybridinfra/components";
 
 const label = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
 const ipv4 = /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/;
@@ -70,6 +70,8 @@ const K3s = z.strictObject({
     kubeApiServerArgs: z.array(z.string().min(1)).optional(),
     secretsEncryption: z.boolean().optional(),
     kubeconfigEndpoint: z.string().regex(address).optional(),
+    /** The endpoint is the user's own load balancer or DNS name, not an address of a server. */
+    kubeconfigEndpointIsExternal: z.boolean().optional(),
     clusterCidr: z.string().regex(cidr).optional(),
     serviceCidr: z.string().regex(cidr).optional(),
 });
@@ -208,8 +210,8 @@ function fixFor(path: Path, issue: z.core.$ZodIssue): string {
 export function parseClusterConfig(raw: unknown): ClusterConfig {
     const res = ClusterConfigSchema.safeParse(raw);
     if (res.success) {
-        // Checks across keys, once every value has the right shape: how pulumi up reaches each host.
-        const problems = clusterReachProblems(res.data.hosts).map((e) => e.message);
+        // Checks across keys, once every value has the right shape: how pulumi up reaches each host and the API.
+        const problems = [...clusterReachProblems(res.data.hosts), ...kubeconfigEndpointProblems(res.data)].map((e) => e.message);
         if (problems.length > 0) throw new ConfigValidationError(problems);
         return res.data;
     }

@@ -250,7 +250,7 @@ describe("K3sCluster: 3 etcd servers (mock engine)", () => {
         const bound = await settle(cluster.failoverBoundSeconds);
         assert.ok(bound.value! < 60);
         assert.equal(k3sClusterInternals(cluster).plan.datastore, Datastore.Etcd);
-        assert.equal((await settle(cluster.apiEndpoint)).value, "https://10.100.0.1:6443", "no public address: the overlay address");
+        assert.equal((await settle(cluster.apiEndpoint)).value, "https://198.51.100.1:6443", "no public address: the SSH address pulumi up reaches the first server at");
         assertScripts(rec);
     });
 

@@ -11,7 +11,7 @@ import { PublicIngressForward, PublicIngressForwardArgs } from "../ingress";
 import { CertManager, TraefikDashboard } from "../addons";
 import { throwAll } from "../util/errors";
 import { ClusterPlan, planCluster, sshOf } from "./plan";
-import { clusterReachProblems } from "./reach";
+import { clusterReachProblems, kubeconfigEndpointProblems } from "./reach";
 import { HostRole, HybridClusterArgs, IngressMode, OverlayKind } from "./types";
 
 /** The domain arguments a spec turns into. Pure; computed before anything is registered. */
@@ -33,7 +33,7 @@ export interface ClusterComposition {
 export function composeCluster(args: HybridClusterArgs): ClusterComposition {
     // The jump graph of the whole cluster, with locations, all problems at once (components see only
     // their own hosts, with jump hosts already resolved).
-    throwAll(clusterReachProblems(args.hosts));
+    throwAll([...clusterReachProblems(args.hosts), ...kubeconfigEndpointProblems(args)]);
     validateSshHosts(args.hosts.map((h) => sshOf(h, args)));
     const plan = planCluster(args);
     const overlay = args.overlay ?? {};

@@ -50,6 +50,13 @@ export class K3sCluster extends pulumi.ComponentResource {
         for (const w of plan.warnings) void pulumi.log.warn(w, this);
 
         const byName = new Map<string, K3sNodeArgs>(args.nodes.map((n) => [n.name, n]));
+        // The kubeconfig endpoint must be in the API certificate: a given one on every server, a derived one on
+        // the server it belongs to (k3s does not add names it was not told about: --tls-san-security).
+        const endpointSan = (server: string): string | undefined => {
+            const e = plan.kubeconfigEndpoint;
+            if (e === undefined || (plan.kubeconfigEndpointOwner !== undefined && plan.kubeconfigEndpointOwner !== server)) return undefined;
+            return e !== byName.get(server)?.publicAddress ? e : undefined;
+        };
         const first = byName.get(plan.firstServer)!;
         const token = new random.RandomPassword(
             `${name}-token`,
@@ -109,7 +116,7 @@ export class K3sCluster extends pulumi.ComponentResource {
                         ...(args.secretsEncryption !== undefined ? { secretsEncryption: args.secretsEncryption } : {}),
                         ...(args.clusterCidr !== undefined ? { clusterCidr: args.clusterCidr } : {}),
                         ...(args.serviceCidr !== undefined ? { serviceCidr: args.serviceCidr } : {}),
-                        ...(args.kubeconfigEndpoint !== undefined && args.kubeconfigEndpoint !== node.publicAddress ? { tlsSans: [args.kubeconfigEndpoint] } : {}),
+                        ...(endpointSan(p.name) !== undefined ? { tlsSans: [endpointSan(p.name)!] } : {}),
                     },
                     childOpts,
                 );

@@ -145,10 +145,19 @@ export interface K3sSettingsArgs {
      */
     readonly secretsEncryption?: boolean;
     /**
-     * Address written into the kubeconfig's server URL (a DNS name or IP, no scheme or port).
-     * @default the first server's publicAddress, else its overlay address
+     * Address written into the kubeconfig's server URL (a DNS name or IP, no scheme or port). It must be an
+     * address of a server (its SSH address, public address or overlay address) unless
+     * `kubeconfigEndpointIsExternal` says it is your own (a load balancer or DNS name in front of the servers).
+     * It is added to the servers' `tls-san`.
+     * @default derived from the first server that has a publicAddress or that the machine running Pulumi reaches directly (no jump host): its publicAddress, else its SSH address; when every server is private and behind a jump host, the first server's overlay address
      */
     readonly kubeconfigEndpoint?: string;
+    /**
+     * `kubeconfigEndpoint` is an address of your own that no host has (a load balancer, a DNS name), so it is
+     * not checked against the servers' addresses.
+     * @default false
+     */
+    readonly kubeconfigEndpointIsExternal?: boolean;
     /**
      * Pod network.
      * @default "10.42.0.0/16"

@@ -129,8 +129,27 @@ export interface K3sPlan {
      * its Input resolves).
      */
     readonly kubeconfigEndpoint?: string;
+    /**
+     * The server whose address was derived as the endpoint (it alone gets it as `tls-san`); undefined when the
+     * endpoint was given (every server gets it) or is the overlay address (already in the certificate).
+     */
+    readonly kubeconfigEndpointOwner?: string;
     /** Things the user accepted but should hear about (logged with pulumi.log.warn). */
     readonly warnings: readonly string[];
+}
+
+/**
+ * The address the kubeconfig points at. Given: as is. Derived from the first server (in config order) that
+ * has a public address or that the machine running Pulumi reaches directly (no jump host): its public
+ * address, which works from anywhere, else its SSH address, which works from where Pulumi runs (from home:
+ * the LAN address). When every server is private and behind a jump host, undefined: the first server's
+ * overlay address, reachable only from a machine on the overlay.
+ */
+export function planKubeconfigEndpoint(args: Pick<K3sClusterArgs, "nodes" | "kubeconfigEndpoint">): { kubeconfigEndpoint?: string; kubeconfigEndpointOwner?: string } {
+    if (args.kubeconfigEndpoint !== undefined) return { kubeconfigEndpoint: args.kubeconfigEndpoint };
+    const reached = args.nodes.find((n) => n.role === NodeRole.Server && (n.publicAddress !== undefined || (n.jumpHost === undefined && n.jump === undefined)));
+    if (reached === undefined) return {};
+    return { kubeconfigEndpoint: reached.publicAddress ?? reached.address, kubeconfigEndpointOwner: reached.name };
 }
 
 /** Validates and plans a cluster. Pure (throws HybridInfraConfigError on bad input). */
@@ -142,6 +161,7 @@ export function planK3s(args: K3sClusterArgs): K3sPlan {
     const first = servers[0].n;
     const last = servers[servers.length - 1].n;
     const warnings: string[] = [];
+    const { kubeconfigEndpoint, kubeconfigEndpointOwner } = planKubeconfigEndpoint(args);
     if (datastore === Datastore.Etcd && new Set(servers.map(({ n }) => n.location)).size > 1) {
         warnings.push(
             `k3s: embedded etcd spans locations ${[...new Set(servers.map(({ n }) => n.location))].join(", ")} because k3s.allowEtcdAcrossLocations is true; ` +
@@ -180,11 +200,8 @@ export function planK3s(args: K3sClusterArgs): K3sPlan {
             ...(args.airgap !== undefined ? { airgap: args.airgap } : {}),
         },
         timings: failoverTimings(args.failoverProfile ?? FailoverProfile.Default),
-        ...(args.kubeconfigEndpoint !== undefined
-            ? { kubeconfigEndpoint: args.kubeconfigEndpoint }
-            : first.publicAddress !== undefined
-              ? { kubeconfigEndpoint: first.publicAddress }
-              : {}),
+        ...(kubeconfigEndpoint !== undefined ? { kubeconfigEndpoint } : {}),
+        ...(kubeconfigEndpointOwner !== undefined ? { kubeconfigEndpointOwner } : {}),
         warnings,
     };
 }

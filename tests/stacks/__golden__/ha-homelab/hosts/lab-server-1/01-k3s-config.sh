@@ -183,7 +183,7 @@ token-file: "/etc/rancher/k3s/hybridinfra-token"
 datastore-endpoint: "@@HI_SECRET:k3s_datastore_endpoint@@"
 write-kubeconfig-mode: "0600"
 tls-san:
-  - "10.100.0.11"
+  - "192.168.50.11"
 secrets-encryption: true
 node-label:
   - "topology.kubernetes.io/region=homelab"

@@ -182,8 +182,6 @@ flannel-iface: "wg0"
 token-file: "/etc/rancher/k3s/hybridinfra-token"
 datastore-endpoint: "@@HI_SECRET:k3s_datastore_endpoint@@"
 write-kubeconfig-mode: "0600"
-tls-san:
-  - "10.100.0.11"
 secrets-encryption: true
 node-label:
   - "topology.kubernetes.io/region=homelab"

@@ -182,7 +182,7 @@ flannel-iface: "wg0"
 token-file: "/etc/rancher/k3s/hybridinfra-token"
 write-kubeconfig-mode: "0600"
 tls-san:
-  - "10.100.0.10"
+  - "192.168.50.10"
 node-label:
   - "topology.kubernetes.io/region=home"
 HI_FILE_EOF
