@@ -106,6 +106,7 @@ describe("k3s config.yaml renderer", () => {
                 assertKnownKeys(text, NodeRole.Server);
                 assert.equal(scalarOf(text, "node-name"), v.nodeName);
                 assert.equal(scalarOf(text, "node-ip"), v.nodeIp);
+                assert.equal(scalarOf(text, "advertise-address"), v.nodeIp, "every server advertises its overlay address");
                 assert.equal(scalarOf(text, "flannel-iface"), v.interfaceName);
                 assert.equal(scalarOf(text, "write-kubeconfig-mode"), "0600");
                 assert.equal(scalarOf(text, "token-file"), "/etc/rancher/k3s/hybridinfra-token");
@@ -130,11 +131,28 @@ describe("k3s config.yaml renderer", () => {
             assert.equal(scalarOf(a, "node-ip"), "10.100.0.20");
             assert.deepEqual(listOf(a, "node-taint"), ["edge=true:NoSchedule"]);
             assert.deepEqual(listOf(a, "node-label"), ["topology.kubernetes.io/region=home", "hybridinfra.io/edge=true"]);
-            for (const k of ["cluster-init", "datastore-endpoint", "tls-san", "write-kubeconfig-mode", "kube-apiserver-arg", "disable"]) {
+            for (const k of ["cluster-init", "datastore-endpoint", "tls-san", "advertise-address", "write-kubeconfig-mode", "kube-apiserver-arg", "disable"]) {
                 assert.ok(!configKeys(a).includes(k), `agent config has no ${k}`);
             }
         });
     }
+
+    it("makes a public server advertise its overlay address, not its public IP, as the kubernetes Service endpoint (issue 13 §3)", () => {
+        // The issue's example: node-ip overlay and node-external-ip public, and nothing else, made k3s advertise
+        // 203.0.113.10:6443 as the endpoint of 10.43.0.1.
+        const text = renderK3sConfig(planNodeConfig({ role: NodeRole.Server, node: tokyo1, nodeIp: "10.100.0.1", interfaceName: "wg0" }));
+        assert.deepEqual(
+            text.split("\n").filter((l) => /^(node-ip|node-external-ip|advertise-address|bind-address):/.test(l)),
+            ['node-ip: "10.100.0.1"', 'node-external-ip: "203.0.113.10"', 'advertise-address: "10.100.0.1"'],
+        );
+        // Own example: a server with a public DNS name only (no node-external-ip) on Tailscale's tailscale0.
+        const named = renderK3sConfig(
+            planNodeConfig({ role: NodeRole.Server, node: { ...tokyo1, publicAddress: "k3s.example.org" }, nodeIp: "100.64.0.7", interfaceName: "tailscale0" }),
+        );
+        assert.equal(scalarOf(named, "advertise-address"), "100.64.0.7");
+        assert.equal(scalarOf(named, "node-external-ip"), undefined);
+        assert.deepEqual(listOf(named, "tls-san"), ["k3s.example.org"]);
+    });
 
     it("puts extra args after the profile's, normalised to name=value", () => {
         const text = renderK3sConfig(cases[2].servers[0]);

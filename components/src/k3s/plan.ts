@@ -8,6 +8,8 @@ export interface K3sConfigValues {
     readonly nodeName: string;
     readonly nodeIp: string;
     readonly nodeExternalIp?: string;
+    /** Servers: the address the API server advertises (the `kubernetes` Service endpoint): the overlay address. */
+    readonly advertiseAddress?: string;
     readonly interfaceName: string;
     /** Join URL (`server:`); absent on the server that starts the cluster. */
     readonly serverUrl?: string;
@@ -52,7 +54,28 @@ function unique(values: readonly string[]): string[] {
     return [...new Set(values)];
 }
 
-/** Decides one node's k3s configuration. Pure; the profile's flags come first, then the user's. */
+/**
+ * Decides one node's k3s configuration. Pure; the profile's flags come first, then the user's.
+ *
+ * The address flags, per k3s's docs (https://docs.k3s.io/cli/server "Listeners" and "Agent/Networking",
+ * https://docs.k3s.io/cli/agent):
+ * - `node-ip` (every node): the overlay address, so kubelet, flannel's VXLAN and node-to-node traffic stay on
+ *   the overlay interface (`flannel-iface`).
+ * - `node-external-ip` (nodes with a public IP literal): "IPv4/IPv6 external IP addresses to advertise for
+ *   node"; it becomes the Node's ExternalIP (ServiceLB, `kubectl get nodes -o wide`). flannel keeps using
+ *   `node-ip` because `flannel-external-ip` is not set.
+ * - `advertise-address` (every server): "IPv4/IPv6 address that apiserver uses to advertise to members of the
+ *   cluster (default: node-external-ip/node-ip)". Left to its default, a public server advertises its
+ *   node-external-ip: the `kubernetes` Service (10.43.0.1) then points at `<public IP>:6443`, so every pod's
+ *   API traffic leaves the overlay, needs 6443 open to the internet, and breaks where the public IP is not on
+ *   the VM's interface (NAT'd cloud VMs: Oracle, AWS, GCP). So it is always the overlay address.
+ * - `tls-san` (servers): "additional hostnames or IPv4/IPv6 addresses as Subject Alternative Names on the
+ *   server TLS cert": the public address and the kubeconfig endpoint (the overlay address, node-ip, is in the
+ *   certificate already; k3s adds no other name on its own since `--tls-san-security`).
+ * - `bind-address` (servers): not set, so the default 0.0.0.0 stands: the API must answer on the overlay
+ *   address (agents, pods through advertise-address) and on the address the kubeconfig uses (a LAN or
+ *   public address, see `planKubeconfigEndpoint`); binding to one address would break the other.
+ */
 export function planNodeConfig(input: NodeConfigInput): K3sConfigValues {
     const timings = failoverTimings(input.failoverProfile ?? FailoverProfile.Default);
     const server = input.role === NodeRole.Server;
@@ -64,6 +87,7 @@ export function planNodeConfig(input: NodeConfigInput): K3sConfigValues {
         nodeName: input.node.name,
         nodeIp: input.nodeIp,
         ...(publicIp !== undefined ? { nodeExternalIp: publicIp } : {}),
+        ...(server ? { advertiseAddress: input.nodeIp } : {}),
         interfaceName: input.interfaceName,
         ...(input.serverUrl !== undefined ? { serverUrl: input.serverUrl } : {}),
         ...(server && input.clusterInit ? { clusterInit: true } : {}),

@@ -34,6 +34,7 @@ export function k3sConfigEntries(v: K3sConfigValues): [string, YamlValue][] {
     add("node-name", v.nodeName);
     add("node-ip", v.nodeIp);
     add("node-external-ip", v.nodeExternalIp);
+    if (server) add("advertise-address", v.advertiseAddress);
     add("flannel-iface", v.interfaceName);
     add("server", v.serverUrl);
     add("token-file", K3S_TOKEN_PATH);

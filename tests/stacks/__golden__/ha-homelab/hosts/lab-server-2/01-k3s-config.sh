@@ -178,6 +178,7 @@ hi_write_file /etc/rancher/k3s/config.yaml 0600 root:root '#' <<'HI_FILE_EOF'
 # k3s server configuration of lab-server-2, rendered by HybridInfra (the installer gets no flags).
 node-name: "lab-server-2"
 node-ip: "10.100.0.182"
+advertise-address: "10.100.0.182"
 flannel-iface: "wg0"
 token-file: "/etc/rancher/k3s/hybridinfra-token"
 datastore-endpoint: "@@HI_SECRET:k3s_datastore_endpoint@@"

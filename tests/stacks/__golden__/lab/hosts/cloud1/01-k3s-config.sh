@@ -179,6 +179,7 @@ hi_write_file /etc/rancher/k3s/config.yaml 0600 root:root '#' <<'HI_FILE_EOF'
 node-name: "cloud1"
 node-ip: "10.100.0.106"
 node-external-ip: "203.0.113.10"
+advertise-address: "10.100.0.106"
 flannel-iface: "wg0"
 token-file: "/etc/rancher/k3s/hybridinfra-token"
 write-kubeconfig-mode: "0600"

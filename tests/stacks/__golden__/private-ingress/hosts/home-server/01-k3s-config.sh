@@ -178,6 +178,7 @@ hi_write_file /etc/rancher/k3s/config.yaml 0600 root:root '#' <<'HI_FILE_EOF'
 # k3s server configuration of home-server, rendered by HybridInfra (the installer gets no flags).
 node-name: "home-server"
 node-ip: "10.100.0.99"
+advertise-address: "10.100.0.99"
 flannel-iface: "wg0"
 token-file: "/etc/rancher/k3s/hybridinfra-token"
 write-kubeconfig-mode: "0600"

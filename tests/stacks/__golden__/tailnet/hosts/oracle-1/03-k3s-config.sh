@@ -179,6 +179,7 @@ hi_write_file /etc/rancher/k3s/config.yaml 0600 root:root '#' <<'HI_FILE_EOF'
 node-name: "oracle-1"
 node-ip: "100.64.0.70"
 node-external-ip: "203.0.113.51"
+advertise-address: "100.64.0.70"
 flannel-iface: "tailscale0"
 token-file: "/etc/rancher/k3s/hybridinfra-token"
 write-kubeconfig-mode: "0600"
