@@ -8,6 +8,7 @@ import {
     planOverlayAddresses,
     PlannedNode,
     preferredAddress,
+    renderWgQuickConfig,
     Topology,
     WireGuardHostArgs,
 } from "../../components/src/wireguard";
@@ -257,5 +258,37 @@ describe("peer planning (seed 000 shape)", () => {
             if (n.name === "cloud-hub") assert.notDeepEqual(m.peers, n.peers);
             else assert.deepEqual(m, n);
         }
+    });
+});
+
+describe("explicit keepalive (issue 13 §8)", () => {
+    const keepalives = (plan: ReturnType<typeof planOverlay>) =>
+        Object.fromEntries(plan.nodes.map((n) => [n.name, n.peers.map((p) => `${p.name}=${String(p.persistentKeepalive)}`)]));
+
+    it("seed 001: keepalive 20 on three public cloud VMs in a mesh reaches every peer of every host", () => {
+        const plan = planOverlay({
+            topology: Topology.Mesh,
+            keepalive: 20,
+            hosts: [
+                { name: "tokyo-1", address: "203.0.113.31", privateKey: TEST_KEY, location: "tokyo", endpoint: "203.0.113.31", hub: true },
+                { name: "frankfurt-1", address: "198.51.100.32", privateKey: TEST_KEY, location: "frankfurt", endpoint: "198.51.100.32" },
+                { name: "virginia-1", address: "198.51.100.33", privateKey: TEST_KEY, location: "virginia", endpoint: "198.51.100.33" },
+            ],
+        });
+        assert.deepEqual(keepalives(plan), {
+            "tokyo-1": ["frankfurt-1=20", "virginia-1=20"],
+            "frankfurt-1": ["tokyo-1=20", "virginia-1=20"],
+            "virginia-1": ["tokyo-1=20", "frankfurt-1=20"],
+        });
+        const conf = renderWgQuickConfig(plan, "frankfurt-1", { "tokyo-1": "A".repeat(43) + "=", "virginia-1": "B".repeat(43) + "=" });
+        assert.equal(conf.match(/^PersistentKeepalive = 20$/gm)?.length, 2);
+    });
+
+    it("a public hub sends an explicit keepalive to its NAT'd spokes too (own example); unset, only NAT'd hosts send it", () => {
+        const hosts = seedHosts();
+        assert.deepEqual(keepalives(planOverlay({ hosts, keepalive: 15 }))["cloud-hub"], ["cloud-peer=15", "home-pc=15", "home-mac=15"]);
+        assert.deepEqual(keepalives(planOverlay({ hosts, keepalive: 15 }))["home-pc"], ["cloud-hub=15"]);
+        assert.deepEqual(keepalives(planOverlay({ hosts }))["cloud-hub"], ["cloud-peer=undefined", "home-pc=undefined", "home-mac=undefined"]);
+        assert.deepEqual(keepalives(planOverlay({ hosts }))["home-pc"], ["cloud-hub=25"]);
     });
 });

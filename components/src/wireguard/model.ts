@@ -78,8 +78,9 @@ export interface WireGuardSettingsArgs {
      */
     readonly interfaceName?: string;
     /**
-     * `PersistentKeepalive` in seconds that hosts behind NAT send to their peers.
-     * @default 25
+     * `PersistentKeepalive` in seconds. Unset, only hosts behind NAT send it (25 s) to their peers; set
+     * explicitly, every host sends it to every peer, public hosts included.
+     * @default 25, on hosts behind NAT only
      */
     readonly keepalive?: number;
     /**

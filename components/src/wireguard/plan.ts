@@ -11,7 +11,7 @@ export interface PlannedPeer {
     readonly endpoint?: string;
     /** Overlay addresses (/32) and CIDRs routed to this peer. */
     readonly allowedIps: readonly string[];
-    /** Set when this node is behind NAT: it keeps the mapping open. */
+    /** Set when this node is behind NAT (it keeps the mapping open), or on every peer when `keepalive` is set. */
     readonly persistentKeepalive?: number;
     /** The pair shares a preshared key. */
     readonly presharedKey: boolean;
@@ -142,8 +142,11 @@ export function planPeers(args: WireGuardMeshArgs, addresses: Record<string, str
     };
     const hosts = args.hosts;
     const psk = args.presharedKeys ?? OVERLAY_DEFAULTS.presharedKeys;
+    // Hosts behind NAT keep their mapping open; a keepalive the user set explicitly applies to every peer of
+    // every host (seed 001 sets 20 on all nodes, public ones included).
+    const everyPeer = args.keepalive !== undefined;
     const ka = (viewer: WireGuardHostArgs): { persistentKeepalive?: number } =>
-        viewer.endpoint === undefined ? { persistentKeepalive: r.keepalive } : {};
+        everyPeer || viewer.endpoint === undefined ? { persistentKeepalive: r.keepalive } : {};
     const direct = (viewer: WireGuardHostArgs, target: WireGuardHostArgs, allowedIps: string[], endpoint?: string): PlannedPeer => ({
         name: target.name,
         ...(endpoint !== undefined ? { endpoint } : target.endpoint !== undefined ? { endpoint: endpointOf(target.endpoint, r.listenPort) } : {}),

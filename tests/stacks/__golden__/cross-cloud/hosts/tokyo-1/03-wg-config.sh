@@ -239,12 +239,14 @@ PrivateKey = @@HI_SECRET:wg_private_key@@
 PublicKey = HNe0ZRnTH8s3C7qidg4f2XrNma4GdjEXakjXCAV6X2s=
 Endpoint = 198.51.100.32:51820
 AllowedIPs = 10.100.0.29/32
+PersistentKeepalive = 20
 
 # peer virginia-1
 [Peer]
 PublicKey = w5Q6AFw58cWNX4akDhKc16gfmW/nn3gLk5NK1lBOgjU=
 Endpoint = 198.51.100.33:51820
 AllowedIPs = 10.100.0.120/32
+PersistentKeepalive = 20
 HI_FILE_EOF
 
 case "$HI_INIT" in

@@ -239,12 +239,14 @@ PrivateKey = @@HI_SECRET:wg_private_key@@
 PublicKey = KK9BPcdNl71mxOVvga6t8UyKtKSLD/7meo6zYKnIGQI=
 Endpoint = 203.0.113.31:51820
 AllowedIPs = 10.100.0.173/32
+PersistentKeepalive = 20
 
 # peer frankfurt-1
 [Peer]
 PublicKey = HNe0ZRnTH8s3C7qidg4f2XrNma4GdjEXakjXCAV6X2s=
 Endpoint = 198.51.100.32:51820
 AllowedIPs = 10.100.0.29/32
+PersistentKeepalive = 20
 HI_FILE_EOF
 
 case "$HI_INIT" in

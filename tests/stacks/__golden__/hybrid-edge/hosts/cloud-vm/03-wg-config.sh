@@ -238,11 +238,13 @@ PrivateKey = @@HI_SECRET:wg_private_key@@
 [Peer]
 PublicKey = c9U8BM67aA2YKdDo+2Q3K5nsxBAaZUL8e/vrucm5CTQ=
 AllowedIPs = 10.100.0.102/32
+PersistentKeepalive = 25
 
 # peer home-pc
 [Peer]
 PublicKey = KHHep1yO5vEHDKxpStQ9QAGvB1xF48mtTxSuLUl58hM=
 AllowedIPs = 10.100.0.37/32
+PersistentKeepalive = 25
 HI_FILE_EOF
 
 case "$HI_INIT" in
