@@ -2,14 +2,26 @@
  * Flag names as data, used to check every key HybridInfra renders into `/etc/rancher/k3s/config.yaml` and
  * every flag a user passes through the `*-arg` lists.
  *
- * k3s lists: the `k3s server` / `k3s agent` CLI of k3s v1.31 (docs.k3s.io/cli/server, docs.k3s.io/cli/agent,
- * cross-checked against pkg/cli/cmds/{server,agent}.go). Short aliases (`-t`, `-s`, …) are omitted because
- * config.yaml uses the long names. Kubernetes component lists: kubelet, kube-controller-manager and
- * kube-apiserver of Kubernetes v1.31 (the version k3s v1.31 embeds), including deprecated flags that are
- * still accepted. Flags removed before v1.31 (e.g. `pod-eviction-timeout`, removed in v1.27) are absent on
- * purpose.
+ * k3s lists (`K3S_FLAGS_VERSION`): the `k3s server` / `k3s agent` CLI of k3s v1.31 (docs.k3s.io/cli/server,
+ * docs.k3s.io/cli/agent, cross-checked against pkg/cli/cmds/{server,agent}.go). Short aliases (`-t`, `-s`, …)
+ * are omitted because config.yaml uses the long names. The kubelet list is also Kubernetes v1.31: kubelet is
+ * not built by tools/kube, so nothing here checks it against a binary. Flags removed before v1.31 (e.g.
+ * `pod-eviction-timeout`, removed in v1.27) are absent on purpose.
+ *
+ * Kubernetes control plane lists (`KUBE_COMPONENT_FLAGS_VERSION`): kube-apiserver, kube-controller-manager and
+ * kube-scheduler of Kubernetes v1.36 (the line k3s v1.36 embeds), exactly the long flags their `--help`
+ * prints, less `help` and `version` (`KUBE_COMPONENT_CLI_ONLY_FLAGS`, which only print and exit). Deprecated
+ * flags hidden from `--help` are not listed. tests/controlplane/flags.test.ts asserts that each list equals
+ * the flag set of the real binary built by `bash tools/kube/build.sh`, so regenerate them from `--help` when
+ * the Kubernetes pin in tools/kube/k8s/go.mod moves.
  */
 export const K3S_FLAGS_VERSION = "v1.31";
+
+/** Kubernetes minor of KUBE_APISERVER_FLAGS, KUBE_CONTROLLER_MANAGER_FLAGS and KUBE_SCHEDULER_FLAGS. */
+export const KUBE_COMPONENT_FLAGS_VERSION = "v1.36";
+
+/** Flags every Kubernetes component accepts that only print something and exit; never in a config. */
+export const KUBE_COMPONENT_CLI_ONLY_FLAGS: readonly string[] = ["help", "version"];
 
 /** Flags accepted by both `k3s server` and `k3s agent`. */
 const K3S_COMMON_FLAGS = [
@@ -143,7 +155,7 @@ export const K3S_AGENT_FLAGS: readonly string[] = [...K3S_COMMON_FLAGS];
 /** Items `disable:` accepts (k3s v1.31 packaged components). */
 export const K3S_DISABLE_ITEMS: readonly string[] = ["coredns", "servicelb", "traefik", "local-storage", "metrics-server", "runtimes"];
 
-/** kubelet flags (Kubernetes v1.31), for `kubelet-arg`. */
+/** kubelet flags (Kubernetes v1.31; kubelet is not built by tools/kube, so this list is not checked against a binary), for `kubelet-arg`. */
 export const KUBELET_FLAGS: readonly string[] = [
     "address",
     "allowed-unsafe-sysctls",
@@ -282,7 +294,7 @@ export const KUBELET_FLAGS: readonly string[] = [
     "volume-stats-agg-period",
 ];
 
-/** kube-controller-manager flags (Kubernetes v1.31), for `kube-controller-manager-arg`. */
+/** kube-controller-manager flags (Kubernetes v1.36, from the binary's `--help`), for `kube-controller-manager-arg`. */
 export const KUBE_CONTROLLER_MANAGER_FLAGS: readonly string[] = [
     "allocate-node-cidrs",
     "allow-metric-labels",
@@ -316,7 +328,9 @@ export const KUBE_CONTROLLER_MANAGER_FLAGS: readonly string[] = [
     "cluster-signing-legacy-unknown-cert-file",
     "cluster-signing-legacy-unknown-key-file",
     "concurrent-cron-job-syncs",
+    "concurrent-daemonset-syncs",
     "concurrent-deployment-syncs",
+    "concurrent-device-taint-eviction-syncs",
     "concurrent-endpoint-syncs",
     "concurrent-ephemeralvolume-syncs",
     "concurrent-gc-syncs",
@@ -326,6 +340,7 @@ export const KUBE_CONTROLLER_MANAGER_FLAGS: readonly string[] = [
     "concurrent-rc-syncs",
     "concurrent-replicaset-syncs",
     "concurrent-resource-quota-syncs",
+    "concurrent-resourceclaim-syncs",
     "concurrent-service-endpoint-syncs",
     "concurrent-service-syncs",
     "concurrent-serviceaccount-token-syncs",
@@ -334,11 +349,14 @@ export const KUBE_CONTROLLER_MANAGER_FLAGS: readonly string[] = [
     "concurrent-validating-admission-policy-status-syncs",
     "configure-cloud-routes",
     "contention-profiling",
+    "controller-shutdown-timeout",
     "controller-start-interval",
     "controllers",
     "disable-attach-detach-reconcile-sync",
     "disable-force-detach-on-timeout",
+    "disable-http2-serving",
     "disabled-metrics",
+    "emulated-version",
     "enable-dynamic-provisioning",
     "enable-garbage-collector",
     "enable-hostpath-provisioner",
@@ -376,6 +394,7 @@ export const KUBE_CONTROLLER_MANAGER_FLAGS: readonly string[] = [
     "logging-format",
     "master",
     "max-endpoints-per-slice",
+    "min-compatibility-version",
     "min-resync-period",
     "mirroring-concurrent-service-endpoint-syncs",
     "mirroring-endpointslice-updates-batch-period",
@@ -402,6 +421,7 @@ export const KUBE_CONTROLLER_MANAGER_FLAGS: readonly string[] = [
     "requestheader-client-ca-file",
     "requestheader-extra-headers-prefix",
     "requestheader-group-headers",
+    "requestheader-uid-headers",
     "requestheader-username-headers",
     "resource-quota-sync-period",
     "root-ca-file",
@@ -414,6 +434,7 @@ export const KUBE_CONTROLLER_MANAGER_FLAGS: readonly string[] = [
     "terminated-pod-gc-threshold",
     "tls-cert-file",
     "tls-cipher-suites",
+    "tls-curve-preferences",
     "tls-min-version",
     "tls-private-key-file",
     "tls-sni-cert-key",
@@ -423,8 +444,9 @@ export const KUBE_CONTROLLER_MANAGER_FLAGS: readonly string[] = [
     "vmodule",
 ];
 
-/** kube-apiserver flags (Kubernetes v1.31), for `kube-apiserver-arg`. */
+/** kube-apiserver flags (Kubernetes v1.36, from the binary's `--help`), for `kube-apiserver-arg`. */
 export const KUBE_APISERVER_FLAGS: readonly string[] = [
+    "admission-control",
     "admission-control-config-file",
     "advertise-address",
     "aggregator-reject-forwarding-redirect",
@@ -478,20 +500,21 @@ export const KUBE_APISERVER_FLAGS: readonly string[] = [
     "bind-address",
     "cert-dir",
     "client-ca-file",
-    "cloud-config",
-    "cloud-provider",
     "contention-profiling",
+    "coordinated-leadership-lease-duration",
+    "coordinated-leadership-renew-deadline",
+    "coordinated-leadership-retry-period",
     "cors-allowed-origins",
     "debug-socket-path",
     "default-not-ready-toleration-seconds",
     "default-unreachable-toleration-seconds",
-    "default-watch-cache-size",
     "delete-collection-workers",
     "disable-admission-plugins",
     "disable-http2-serving",
     "disabled-metrics",
     "egress-selector-config-file",
     "emulated-version",
+    "emulation-forward-compatible",
     "enable-admission-plugins",
     "enable-aggregator-routing",
     "enable-bootstrap-token-auth",
@@ -534,6 +557,7 @@ export const KUBE_APISERVER_FLAGS: readonly string[] = [
     "max-connection-bytes-per-sec",
     "max-mutating-requests-inflight",
     "max-requests-inflight",
+    "min-compatibility-version",
     "min-request-timeout",
     "oidc-ca-file",
     "oidc-client-id",
@@ -557,8 +581,10 @@ export const KUBE_APISERVER_FLAGS: readonly string[] = [
     "requestheader-client-ca-file",
     "requestheader-extra-headers-prefix",
     "requestheader-group-headers",
+    "requestheader-uid-headers",
     "requestheader-username-headers",
     "runtime-config",
+    "runtime-config-emulation-forward-compatible",
     "secure-port",
     "service-account-extend-token-expiration",
     "service-account-issuer",
@@ -566,6 +592,7 @@ export const KUBE_APISERVER_FLAGS: readonly string[] = [
     "service-account-key-file",
     "service-account-lookup",
     "service-account-max-token-expiration",
+    "service-account-signing-endpoint",
     "service-account-signing-key-file",
     "service-cluster-ip-range",
     "service-node-port-range",
@@ -574,10 +601,12 @@ export const KUBE_APISERVER_FLAGS: readonly string[] = [
     "shutdown-send-retry-after",
     "shutdown-watch-termination-grace-period",
     "storage-backend",
+    "storage-initialization-timeout",
     "storage-media-type",
     "strict-transport-security-directives",
     "tls-cert-file",
     "tls-cipher-suites",
+    "tls-curve-preferences",
     "tls-min-version",
     "tls-private-key-file",
     "tls-sni-cert-key",
@@ -587,4 +616,68 @@ export const KUBE_APISERVER_FLAGS: readonly string[] = [
     "vmodule",
     "watch-cache",
     "watch-cache-sizes",
+];
+
+/** kube-scheduler flags (Kubernetes v1.36, from the binary's `--help`), for `kube-scheduler-arg`. */
+export const KUBE_SCHEDULER_FLAGS: readonly string[] = [
+    "allow-metric-labels",
+    "allow-metric-labels-manifest",
+    "authentication-kubeconfig",
+    "authentication-skip-lookup",
+    "authentication-token-webhook-cache-ttl",
+    "authentication-tolerate-lookup-failure",
+    "authorization-always-allow-paths",
+    "authorization-kubeconfig",
+    "authorization-webhook-cache-authorized-ttl",
+    "authorization-webhook-cache-unauthorized-ttl",
+    "bind-address",
+    "cert-dir",
+    "client-ca-file",
+    "config",
+    "contention-profiling",
+    "disable-http2-serving",
+    "disabled-metrics",
+    "emulated-version",
+    "feature-gates",
+    "http2-max-streams-per-connection",
+    "kube-api-burst",
+    "kube-api-content-type",
+    "kube-api-qps",
+    "kubeconfig",
+    "leader-elect",
+    "leader-elect-lease-duration",
+    "leader-elect-renew-deadline",
+    "leader-elect-resource-lock",
+    "leader-elect-resource-name",
+    "leader-elect-resource-namespace",
+    "leader-elect-retry-period",
+    "log-flush-frequency",
+    "log-json-info-buffer-size",
+    "log-json-split-stream",
+    "log-text-info-buffer-size",
+    "log-text-split-stream",
+    "logging-format",
+    "master",
+    "min-compatibility-version",
+    "permit-address-sharing",
+    "permit-port-sharing",
+    "pod-max-in-unschedulable-pods-duration",
+    "profiling",
+    "requestheader-allowed-names",
+    "requestheader-client-ca-file",
+    "requestheader-extra-headers-prefix",
+    "requestheader-group-headers",
+    "requestheader-uid-headers",
+    "requestheader-username-headers",
+    "secure-port",
+    "show-hidden-metrics-for-version",
+    "tls-cert-file",
+    "tls-cipher-suites",
+    "tls-curve-preferences",
+    "tls-min-version",
+    "tls-private-key-file",
+    "tls-sni-cert-key",
+    "v",
+    "vmodule",
+    "write-config-to",
 ];
