@@ -12,6 +12,7 @@ const ipv4 = /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]
 const cidr = /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}\/([0-9]|[12]\d|3[0-2])$/;
 const hostname = /^(?=.{1,253}$)(\*\.)?([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$/;
 const address = /^[A-Za-z0-9.-]+$/;
+const endpoint = /^[A-Za-z0-9.-]+(:[0-9]{1,5})?$/;
 
 const Role = z.enum(["hub", "server", "agent", "ingress"]);
 
@@ -33,7 +34,8 @@ const Host = z.strictObject({
     name: z.string().regex(label),
     ssh: Ssh,
     location: z.string().regex(label),
-    publicEndpoint: z.string().regex(address).optional(),
+    /** Public IP or DNS name, with `:port` when the router forwards another port (`home.example.org:51821`). */
+    publicEndpoint: z.string().regex(endpoint).optional(),
     roles: z.array(Role).min(1),
     lan: z.array(z.string().regex(cidr)).optional(),
     labels: z.record(z.string(), z.string()).optional(),
@@ -189,6 +191,7 @@ const FIXES: Record<string, string> = {
     cidr: "write it as an IPv4 CIDR, e.g. `10.100.0.0/24`",
     taints: "write taints as `key=value:Effect` with Effect NoSchedule, PreferNoSchedule or NoExecute",
     hostnames: "use fully qualified DNS names such as `app.example.com`",
+    publicEndpoint: "use the public IP or DNS name, with :port when the router forwards another port, e.g. `203.0.113.10` or `home.example.org:51821`",
     overlayAddress: "use an IPv4 address inside overlay.cidr, or remove it to let HybridInfra pick one",
     accountId: "copy the 32-character account ID from the Cloudflare dashboard",
     zoneId: "copy the 32-character zone ID from the Cloudflare dashboard",

@@ -2,7 +2,7 @@ import * as pulumi from "@pulumi/pulumi";
 import * as cloudflare from "@pulumi/cloudflare";
 import { validateSshHosts } from "../host/model";
 import { setInternals, getInternals } from "../util/internals";
-import { WireGuardMesh, WireGuardHostArgs, WireGuardMeshArgs, planOverlayAddresses, validateOverlay, OVERLAY_DEFAULTS } from "../wireguard";
+import { WireGuardMesh, WireGuardHostArgs, WireGuardMeshArgs, planOverlayAddresses, validateOverlay, OVERLAY_DEFAULTS, parseEndpoint } from "../wireguard";
 import { TailscaleOverlay, TailscaleOverlayArgs, TAILSCALE_INTERFACE, tailscaleOverlayInternals, validateTailscale } from "../tailscale";
 import { K3sCluster, K3sClusterArgs, K3sNodeArgs, NodeRole, k3sClusterInternals, k3sServerInternals, validateK3sCluster } from "../k3s";
 import { ExposedApp, ExposedAppArgs, Exposure, PrivateCa, TlsMode, privateCaInternals, validateApps, exposedAppInternals } from "../apps";
@@ -30,6 +30,12 @@ export interface ClusterComposition {
  * Turns a cluster spec into the arguments of each layer and runs every layer's validation, so that a bad
  * spec fails before any resource is registered. Pure.
  */
+/** The host part of a public endpoint (`home.example.org:51821` → `home.example.org`, `[2001:db8::1]:51820` → `2001:db8::1`). */
+export function endpointHost(endpoint: string): string {
+    const e = parseEndpoint(endpoint);
+    return e === undefined ? endpoint : e.host.replace(/^\[(.*)\]$/, "$1");
+}
+
 export function composeCluster(args: HybridClusterArgs): ClusterComposition {
     // The jump graph of the whole cluster, with locations, all problems at once (components see only
     // their own hosts, with jump hosts already resolved).
@@ -81,7 +87,8 @@ export function composeCluster(args: HybridClusterArgs): ClusterComposition {
         ...sshOf(h, args),
         role: plan.servers.includes(h) ? NodeRole.Server : NodeRole.Agent,
         location: h.location,
-        ...(h.publicEndpoint !== undefined ? { publicAddress: h.publicEndpoint } : {}),
+        // k3s gets the address only: the port of `home.example.org:51821` is WireGuard's.
+        ...(h.publicEndpoint !== undefined ? { publicAddress: endpointHost(h.publicEndpoint) } : {}),
         ...(h.labels !== undefined ? { labels: h.labels } : {}),
         ...(h.taints !== undefined ? { taints: h.taints } : {}),
     }));

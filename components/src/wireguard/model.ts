@@ -21,7 +21,10 @@ export interface WireGuardHostArgs extends SshHostArgs {
     readonly location: string;
     /**
      * Public IP address or DNS name at which other nodes reach this one from the internet, optionally with
-     * `:port` when a router forwards another port (e.g. `203.0.113.10` or `home.example.org:51821`).
+     * `:port` when a router forwards another port (e.g. `203.0.113.10` or `home.example.org:51821`). `wg`
+     * resolves a name once, so every host with a peer at a name also gets a re-resolve job (a 30 s systemd
+     * timer, a 15-minute periodic job on OpenRC) that resolves it again when the last handshake is older than
+     * 135 s, as wireguard-tools' `reresolve-dns.sh` does: a home IP that changes is followed.
      * @default none: the host is behind NAT; it is never given as an `Endpoint` and keeps its NAT mapping open with `PersistentKeepalive`
      */
     readonly endpoint?: string;

@@ -1,6 +1,8 @@
 import { secretPlaceholder, writeFileSnippet } from "../host/script";
+import * as net from "node:net";
 import { shellQuote } from "../util/shell";
 import { OverlayPlan } from "./plan";
+import { parseEndpoint } from "./validate";
 
 /** One `[Peer]` with its public key known. */
 export interface WgPeerSpec {
@@ -199,6 +201,128 @@ hi_wg_chain_remove() {
 `;
 }
 
+/** Seconds after the last handshake before a name endpoint is resolved again (wireguard-tools' reresolve-dns.sh uses 135). */
+export const RERESOLVE_AFTER_SECONDS = 135;
+/** How often the re-resolve timer runs. */
+export const RERESOLVE_INTERVAL_SECONDS = 30;
+
+/** Peers whose endpoint is a DNS name (`home.example.org:51821`): resolved once by `wg`, so they go stale when the IP changes. */
+export function nameEndpointPeers(spec: Pick<WgInterfaceSpec, "peers">): WgPeerSpec[] {
+    return spec.peers.filter((p) => {
+        if (p.endpoint === undefined) return false;
+        const host = parseEndpoint(p.endpoint)?.host.replace(/^\[(.*)\]$/, "$1") ?? p.endpoint;
+        return net.isIP(host) === 0;
+    });
+}
+
+/** Paths of the re-resolve script and its units for an interface. */
+export function reresolvePaths(interfaceName: string): { script: string; service: string; timer: string; periodic: string; unit: string } {
+    const unit = `hybridinfra-wg-reresolve-${interfaceName}`;
+    return {
+        script: `/usr/local/sbin/${unit}`,
+        service: `/etc/systemd/system/${unit}.service`,
+        timer: `/etc/systemd/system/${unit}.timer`,
+        periodic: `/etc/periodic/15min/${unit}`,
+        unit,
+    };
+}
+
+/**
+ * The re-resolve script: like wireguard-tools' `examples/reresolve-dns/reresolve-dns.sh`, it sets the endpoint
+ * of every peer with a DNS-name endpoint again (which resolves the name anew) when its last handshake is older
+ * than 135 s, so a home hub whose IP changed is found again. Only peers that exist are touched (`wg set` would
+ * add a missing one).
+ */
+export function renderReresolveScript(interfaceName: string, peers: readonly WgPeerSpec[]): string {
+    const list = peers.map((p) => `${p.publicKey} ${p.endpoint}`).join("\n");
+    return `#!/usr/bin/env bash
+# managed by hybridinfra: do not edit, changes are overwritten
+# Re-resolves the DNS-name endpoints of ${interfaceName}'s peers whose last handshake is older than ${RERESOLVE_AFTER_SECONDS} s.
+set -u
+IF=${shellQuote(interfaceName)}
+handshakes="$(wg show "$IF" latest-handshakes 2>/dev/null)" || exit 0
+now="$(date +%s)"
+while read -r key endpoint; do
+  [ -n "$key" ] || continue
+  last="$(printf '%s\\n' "$handshakes" | awk -v k="$key" '$1 == k { print $2 }')"
+  [ -n "$last" ] || continue
+  if [ $((now - last)) -gt ${RERESOLVE_AFTER_SECONDS} ]; then
+    wg set "$IF" peer "$key" endpoint "$endpoint" || echo "could not resolve $endpoint for peer $key" >&2
+  fi
+done <<'HI_PEERS'
+${list}
+HI_PEERS
+`;
+}
+
+function reresolveServiceUnit(interfaceName: string, script: string): string {
+    return `# managed by hybridinfra: do not edit, changes are overwritten
+[Unit]
+Description=Re-resolve DNS-name endpoints of WireGuard ${interfaceName}
+After=wg-quick@${interfaceName}.service
+
+[Service]
+Type=oneshot
+ExecStart=${script}
+`;
+}
+
+function reresolveTimerUnit(interfaceName: string): string {
+    return `# managed by hybridinfra: do not edit, changes are overwritten
+[Unit]
+Description=Re-resolve DNS-name endpoints of WireGuard ${interfaceName} every ${RERESOLVE_INTERVAL_SECONDS} s
+
+[Timer]
+OnBootSec=${RERESOLVE_INTERVAL_SECONDS}
+OnUnitActiveSec=${RERESOLVE_INTERVAL_SECONDS}
+
+[Install]
+WantedBy=timers.target
+`;
+}
+
+/**
+ * The part of the config step that keeps name endpoints fresh: with such peers, the script plus a systemd
+ * timer (every 30 s) or, on OpenRC, a 15-minute periodic job; without, all of it is removed.
+ */
+function renderReresolveBlock(spec: WgInterfaceSpec): string {
+    const paths = reresolvePaths(spec.interfaceName);
+    const peers = nameEndpointPeers(spec);
+    if (peers.length === 0) return renderReresolveRemoval(spec.interfaceName);
+    return `# Peers with DNS-name endpoints (${peers.map((p) => p.name).join(", ")}): wg resolves a name once, so re-resolve it.
+${writeFileSnippet(paths.script, renderReresolveScript(spec.interfaceName, peers), "0755", "root:root", "")}
+case "$HI_INIT" in
+  systemd)
+${writeFileSnippet(paths.service, reresolveServiceUnit(spec.interfaceName, paths.script), "0644", "root:root", "")}
+${writeFileSnippet(paths.timer, reresolveTimerUnit(spec.interfaceName), "0644", "root:root", "")}
+    systemctl daemon-reload
+    if ! systemctl is-enabled --quiet ${shellQuote(`${paths.unit}.timer`)} 2>/dev/null || ! systemctl is-active --quiet ${shellQuote(`${paths.unit}.timer`)} 2>/dev/null; then
+      systemctl enable --now ${shellQuote(`${paths.unit}.timer`)} >/dev/null 2>&1
+      HI_CHANGED=1
+      hi_log "enabled ${paths.unit}.timer: re-resolves name endpoints every ${RERESOLVE_INTERVAL_SECONDS} s"
+    fi ;;
+  openrc)
+    mkdir -p /etc/periodic/15min
+${writeFileSnippet(paths.periodic, `#!/bin/sh\n# managed by hybridinfra: do not edit, changes are overwritten\nexec ${paths.script}\n`, "0755", "root:root", "")}
+    ;;
+  *)
+    hi_warn "no init system: run ${paths.script} periodically (e.g. from cron) so name endpoints follow IP changes" ;;
+esac`;
+}
+
+/** Removes the re-resolve script and units (no name endpoints any more, or the interface is deleted). */
+function renderReresolveRemoval(interfaceName: string): string {
+    const paths = reresolvePaths(interfaceName);
+    return `if [ "$HI_INIT" = systemd ] && systemctl is-enabled --quiet ${shellQuote(`${paths.unit}.timer`)} 2>/dev/null; then
+  systemctl disable --now ${shellQuote(`${paths.unit}.timer`)} >/dev/null 2>&1 || true
+  HI_CHANGED=1
+  hi_log "disabled ${paths.unit}.timer"
+fi
+for f in ${shellQuote(paths.timer)} ${shellQuote(paths.service)} ${shellQuote(paths.periodic)} ${shellQuote(paths.script)}; do
+  [ ! -e "$f" ] || hi_remove_managed_file "$f"
+done`;
+}
+
 export function sysctlPath(interfaceName: string): string {
     return `/etc/sysctl.d/99-hybridinfra-${interfaceName}.conf`;
 }
@@ -368,6 +492,7 @@ hi_remove_managed_file "$WG_SYSCTL"`
 ${chainBlock("filter", "INPUT", "WG_CHAIN_IN", spec.openListenPort || spec.forward ? inputRules : [])}
 ${chainBlock("filter", "FORWARD", "WG_CHAIN_FWD", spec.forward ? forwardRules : [])}
 ${chainBlock("nat", "POSTROUTING", "WG_CHAIN_NAT", spec.forward ? natRules : [])}
+${renderReresolveBlock(spec)}
 `;
 }
 
@@ -399,5 +524,6 @@ hi_wg_chain_remove filter FORWARD "$WG_CHAIN_FWD"
 hi_wg_chain_remove nat POSTROUTING "$WG_CHAIN_NAT"
 hi_remove_managed_file "$WG_SYSCTL"
 hi_remove_managed_file "$WG_CONF"
+${renderReresolveRemoval(spec.interfaceName)}
 `;
 }

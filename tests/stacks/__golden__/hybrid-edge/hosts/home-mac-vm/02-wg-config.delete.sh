@@ -238,4 +238,12 @@ hi_wg_chain_remove filter FORWARD "$WG_CHAIN_FWD"
 hi_wg_chain_remove nat POSTROUTING "$WG_CHAIN_NAT"
 hi_remove_managed_file "$WG_SYSCTL"
 hi_remove_managed_file "$WG_CONF"
+if [ "$HI_INIT" = systemd ] && systemctl is-enabled --quiet hybridinfra-wg-reresolve-wg0.timer 2>/dev/null; then
+  systemctl disable --now hybridinfra-wg-reresolve-wg0.timer >/dev/null 2>&1 || true
+  HI_CHANGED=1
+  hi_log "disabled hybridinfra-wg-reresolve-wg0.timer"
+fi
+for f in /etc/systemd/system/hybridinfra-wg-reresolve-wg0.timer /etc/systemd/system/hybridinfra-wg-reresolve-wg0.service /etc/periodic/15min/hybridinfra-wg-reresolve-wg0 /usr/local/sbin/hybridinfra-wg-reresolve-wg0; do
+  [ ! -e "$f" ] || hi_remove_managed_file "$f"
+done
 hi_done

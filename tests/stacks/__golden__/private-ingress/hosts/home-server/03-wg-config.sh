@@ -355,4 +355,12 @@ HI_RULES
 hi_wg_chain nat POSTROUTING "$WG_CHAIN_NAT" <<'HI_RULES'
 -s 10.100.0.0/24 -d 192.168.50.0/24 -j MASQUERADE
 HI_RULES
+if [ "$HI_INIT" = systemd ] && systemctl is-enabled --quiet hybridinfra-wg-reresolve-wg0.timer 2>/dev/null; then
+  systemctl disable --now hybridinfra-wg-reresolve-wg0.timer >/dev/null 2>&1 || true
+  HI_CHANGED=1
+  hi_log "disabled hybridinfra-wg-reresolve-wg0.timer"
+fi
+for f in /etc/systemd/system/hybridinfra-wg-reresolve-wg0.timer /etc/systemd/system/hybridinfra-wg-reresolve-wg0.service /etc/periodic/15min/hybridinfra-wg-reresolve-wg0 /usr/local/sbin/hybridinfra-wg-reresolve-wg0; do
+  [ ! -e "$f" ] || hi_remove_managed_file "$f"
+done
 hi_done
