@@ -91,6 +91,8 @@ export function composeCluster(args: HybridClusterArgs): ClusterComposition {
         ...(h.publicEndpoint !== undefined ? { publicAddress: endpointHost(h.publicEndpoint) } : {}),
         ...(h.labels !== undefined ? { labels: h.labels } : {}),
         ...(h.taints !== undefined ? { taints: h.taints } : {}),
+        // WireGuard's MTU is ours to set: k3s must restart when it changes (flannel reads it at start).
+        ...(plan.overlayKind === OverlayKind.WireGuard ? { overlayMtu: h.mtu ?? overlay.mtu ?? OVERLAY_DEFAULTS.mtu } : {}),
     }));
     const k3s = { ...k3sArgs, nodes, interfaceName, ...(args.datastoreEndpoint !== undefined ? { datastoreEndpoint: args.datastoreEndpoint } : {}) };
     // Validated with placeholder addresses: Tailscale addresses are only known after `tailscale up`.

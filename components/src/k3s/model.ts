@@ -32,6 +32,12 @@ export interface K3sNodeArgs extends SshHostArgs {
      */
     readonly publicAddress?: string;
     /**
+     * MTU of the node's overlay interface. flannel sets its VXLAN MTU (this − 50) only when k3s starts, so it is
+     * stated in config.yaml: a change then changes the file, and the install step restarts k3s on this node.
+     * @default not stated (e.g. Tailscale, whose interface MTU HybridInfra does not set)
+     */
+    readonly overlayMtu?: number;
+    /**
      * Extra node labels.
      * @default none
      */
@@ -189,6 +195,8 @@ export const K3S_CONFIG_PATH = "/etc/rancher/k3s/config.yaml";
 export const K3S_TOKEN_PATH = "/etc/rancher/k3s/hybridinfra-token";
 export const K3S_KUBECONFIG_PATH = "/etc/rancher/k3s/k3s.yaml";
 export const K3S_API_PORT = 6443;
+/** Bytes flannel's VXLAN backend takes from the interface MTU (outer IPv4 + UDP + VXLAN + inner Ethernet). */
+export const VXLAN_OVERHEAD = 50;
 export const REGION_LABEL = "topology.kubernetes.io/region";
 
 /** `v1.31.4+k3s1`, also release candidates such as `v1.32.0-rc1+k3s1`. */

@@ -11,6 +11,8 @@ export interface K3sConfigValues {
     /** Servers: the address the API server advertises (the `kubernetes` Service endpoint): the overlay address. */
     readonly advertiseAddress?: string;
     readonly interfaceName: string;
+    /** MTU of the overlay interface, stated (with flannel's VXLAN MTU) as a comment so that a change restarts k3s. */
+    readonly overlayMtu?: number;
     /** Join URL (`server:`); absent on the server that starts the cluster. */
     readonly serverUrl?: string;
     /** Embedded etcd on the first server. */
@@ -32,7 +34,7 @@ export interface K3sConfigValues {
 /** The per-node inputs of `planNodeConfig` (what a K3sServer / K3sAgent knows about itself). */
 export interface NodeConfigInput {
     readonly role: NodeRole;
-    readonly node: Pick<K3sNodeArgs, "name" | "location" | "publicAddress" | "labels" | "taints">;
+    readonly node: Pick<K3sNodeArgs, "name" | "location" | "publicAddress" | "labels" | "taints" | "overlayMtu">;
     readonly nodeIp: string;
     readonly interfaceName: string;
     readonly serverUrl?: string;
@@ -89,6 +91,7 @@ export function planNodeConfig(input: NodeConfigInput): K3sConfigValues {
         ...(publicIp !== undefined ? { nodeExternalIp: publicIp } : {}),
         ...(server ? { advertiseAddress: input.nodeIp } : {}),
         interfaceName: input.interfaceName,
+        ...(input.node.overlayMtu !== undefined ? { overlayMtu: input.node.overlayMtu } : {}),
         ...(input.serverUrl !== undefined ? { serverUrl: input.serverUrl } : {}),
         ...(server && input.clusterInit ? { clusterInit: true } : {}),
         ...(server && input.externalDatastore ? { externalDatastore: true } : {}),

@@ -1,6 +1,6 @@
 import { secretPlaceholder } from "../host/script";
 import { K3S_AGENT_FLAGS, K3S_SERVER_FLAGS } from "./flags";
-import { K3S_TOKEN_PATH, NodeRole } from "./model";
+import { K3S_TOKEN_PATH, NodeRole, VXLAN_OVERHEAD } from "./model";
 import { K3sConfigValues } from "./plan";
 
 /** Names of the stdin secrets the config step fills into its files on the host. */
@@ -69,6 +69,14 @@ export function k3sConfigEntries(v: K3sConfigValues): [string, YamlValue][] {
 export function renderK3sConfig(v: K3sConfigValues): string {
     const known = v.role === NodeRole.Server ? K3S_SERVER_FLAGS : K3S_AGENT_FLAGS;
     const lines: string[] = [`# k3s ${v.role} configuration of ${v.nodeName}, rendered by HybridInfra (the installer gets no flags).`];
+    if (v.overlayMtu !== undefined) {
+        // flannel reads the interface MTU only when k3s starts: stating it here makes an MTU change a config
+        // change, which restarts k3s on this node.
+        lines.push(
+            `# ${v.interfaceName} MTU ${v.overlayMtu}: flannel's VXLAN MTU is ${v.overlayMtu - VXLAN_OVERHEAD} (${v.overlayMtu} - ${VXLAN_OVERHEAD} bytes of VXLAN overhead), read when k3s starts.`,
+            "# A change of this MTU restarts k3s here; pods created before keep the old MTU until they are recreated.",
+        );
+    }
     for (const [key, value] of k3sConfigEntries(v)) {
         if (!known.includes(key)) throw new Error(`renderK3sConfig: "${key}" is not a k3s ${v.role} flag (bug in HybridInfra)`);
         if (Array.isArray(value)) {

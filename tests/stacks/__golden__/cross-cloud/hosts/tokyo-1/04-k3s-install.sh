@@ -170,7 +170,7 @@ hi_done() {
 }
 # --- end of prelude ---
 hi_detect
-# config.yaml revision b5d36a67e3ea3ad4: a config change re-runs this step
+# config.yaml revision 0199656267c1bedd: a config change re-runs this step
 K3S_ROLE=server
 K3S_SERVICE=k3s
 K3S_WANT_VERSION=''

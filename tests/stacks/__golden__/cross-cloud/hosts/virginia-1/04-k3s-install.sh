@@ -170,7 +170,7 @@ hi_done() {
 }
 # --- end of prelude ---
 hi_detect
-# config.yaml revision 143073b717e33c54: a config change re-runs this step
+# config.yaml revision 9b494e857bb41b21: a config change re-runs this step
 K3S_ROLE=agent
 K3S_SERVICE=k3s-agent
 K3S_WANT_VERSION=''

@@ -170,7 +170,7 @@ hi_done() {
 }
 # --- end of prelude ---
 hi_detect
-# config.yaml revision 5e0faa2760a2cc5d: a config change re-runs this step
+# config.yaml revision 3c3759bdb056e55e: a config change re-runs this step
 K3S_ROLE=agent
 K3S_SERVICE=k3s-agent
 K3S_WANT_VERSION=''

@@ -170,7 +170,7 @@ hi_done() {
 }
 # --- end of prelude ---
 hi_detect
-# config.yaml revision 4ccb3c700751775b: a config change re-runs this step
+# config.yaml revision 5f73938b9124ee9a: a config change re-runs this step
 K3S_ROLE=server
 K3S_SERVICE=k3s
 K3S_WANT_VERSION=''

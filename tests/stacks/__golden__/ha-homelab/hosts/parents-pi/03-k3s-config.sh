@@ -176,6 +176,8 @@ hi_write_file /etc/rancher/k3s/hybridinfra-token 0600 root:root '' <<'HI_FILE_EO
 HI_FILE_EOF
 hi_write_file /etc/rancher/k3s/config.yaml 0600 root:root '#' <<'HI_FILE_EOF'
 # k3s agent configuration of parents-pi, rendered by HybridInfra (the installer gets no flags).
+# wg0 MTU 1380: flannel's VXLAN MTU is 1330 (1380 - 50 bytes of VXLAN overhead), read when k3s starts.
+# A change of this MTU restarts k3s here; pods created before keep the old MTU until they are recreated.
 node-name: "parents-pi"
 node-ip: "10.100.0.41"
 flannel-iface: "wg0"

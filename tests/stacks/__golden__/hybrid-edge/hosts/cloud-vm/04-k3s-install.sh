@@ -170,7 +170,7 @@ hi_done() {
 }
 # --- end of prelude ---
 hi_detect
-# config.yaml revision 88a73a2fcde52811: a config change re-runs this step
+# config.yaml revision c04ab52ccf1b6210: a config change re-runs this step
 K3S_ROLE=server
 K3S_SERVICE=k3s
 K3S_WANT_VERSION=''

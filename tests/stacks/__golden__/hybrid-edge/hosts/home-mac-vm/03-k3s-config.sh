@@ -176,6 +176,8 @@ hi_write_file /etc/rancher/k3s/hybridinfra-token 0600 root:root '' <<'HI_FILE_EO
 HI_FILE_EOF
 hi_write_file /etc/rancher/k3s/config.yaml 0600 root:root '#' <<'HI_FILE_EOF'
 # k3s agent configuration of home-mac-vm, rendered by HybridInfra (the installer gets no flags).
+# wg0 MTU 1420: flannel's VXLAN MTU is 1370 (1420 - 50 bytes of VXLAN overhead), read when k3s starts.
+# A change of this MTU restarts k3s here; pods created before keep the old MTU until they are recreated.
 node-name: "home-mac-vm"
 node-ip: "10.100.0.102"
 flannel-iface: "wg0"

@@ -170,7 +170,7 @@ hi_done() {
 }
 # --- end of prelude ---
 hi_detect
-# config.yaml revision 76dd061008f6d15c: a config change re-runs this step
+# config.yaml revision 6c702e1b212f76ae: a config change re-runs this step
 K3S_ROLE=server
 K3S_SERVICE=k3s
 K3S_WANT_VERSION=''

@@ -170,7 +170,7 @@ hi_done() {
 }
 # --- end of prelude ---
 hi_detect
-# config.yaml revision de6f7f25d4bec58f: a config change re-runs this step
+# config.yaml revision 82d2116330289fb6: a config change re-runs this step
 K3S_ROLE=agent
 K3S_SERVICE=k3s-agent
 K3S_WANT_VERSION=''

@@ -170,7 +170,7 @@ hi_done() {
 }
 # --- end of prelude ---
 hi_detect
-# config.yaml revision afbab2f516844d00: a config change re-runs this step
+# config.yaml revision 095eaef3c8ccf7c3: a config change re-runs this step
 K3S_ROLE=agent
 K3S_SERVICE=k3s-agent
 K3S_WANT_VERSION=''

@@ -170,7 +170,7 @@ hi_done() {
 }
 # --- end of prelude ---
 hi_detect
-# config.yaml revision 18aee1c44f786f10: a config change re-runs this step
+# config.yaml revision bbafc78e5f4ef0ba: a config change re-runs this step
 K3S_ROLE=server
 K3S_SERVICE=k3s
 K3S_WANT_VERSION=''

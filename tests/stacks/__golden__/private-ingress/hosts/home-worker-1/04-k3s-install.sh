@@ -170,7 +170,7 @@ hi_done() {
 }
 # --- end of prelude ---
 hi_detect
-# config.yaml revision f3031e2b49dd4564: a config change re-runs this step
+# config.yaml revision 80d2f0873d7fa50e: a config change re-runs this step
 K3S_ROLE=agent
 K3S_SERVICE=k3s-agent
 K3S_WANT_VERSION=''
