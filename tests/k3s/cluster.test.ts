@@ -27,7 +27,7 @@ function overlay(): command.remote.Command {
 function small(extra: Partial<K3sClusterArgs> = {}): K3sClusterArgs {
     return {
         interfaceName: "wg0",
-        version: "v1.31.4+k3s1",
+        version: "v1.36.1+k3s1",
         nodes: [
             server("tokyo-1", "10.100.0.1", "tokyo", { publicAddress: "203.0.113.10" }),
             agent("home-pc", "10.100.0.20", "home", { taints: ["edge=true:NoSchedule"] }),
@@ -40,7 +40,7 @@ function small(extra: Partial<K3sClusterArgs> = {}): K3sClusterArgs {
 function etcd3(extra: Partial<K3sClusterArgs> = {}): K3sClusterArgs {
     return {
         interfaceName: "wg0",
-        version: "v1.31.4+k3s1",
+        version: "v1.36.1+k3s1",
         failoverProfile: FailoverProfile.Fast,
         nodes: [
             server("tokyo-1", "10.100.0.1"),
@@ -175,7 +175,7 @@ describe("K3sCluster: 1 server + 2 agents (mock engine)", () => {
         const internals = k3sClusterInternals(cluster);
         assert.equal((await settle(internals.kubeconfig)).value, kc.value);
         assert.equal((await settle(cluster.apiEndpoint)).value, "https://203.0.113.10:6443");
-        assert.equal((await settle(cluster.failoverBoundSeconds)).value, 355);
+        assert.equal((await settle(cluster.failoverBoundSeconds)).value, 358);
     });
 
     it("agents join the first server over the overlay; node steps run on the first server", async () => {
@@ -256,7 +256,7 @@ describe("K3sCluster: 3 etcd servers (mock engine)", () => {
 
     it("a version change updates only the install steps, which the dependency chain rolls server by server", async () => {
         const a = await run(etcd3());
-        const b = await run(etcd3({ version: "v1.31.5+k3s1" }));
+        const b = await run(etcd3({ version: "v1.36.2+k3s1" }));
         const changed = b.rec
             .byType(CMD)
             .filter((r) => r.inputs.create !== a.rec.byName(r.name).inputs.create)

@@ -12,6 +12,7 @@ import {
     K3sConfigValues,
     NodeRole,
     parseGoDuration,
+    RESCHEDULE_SECONDS,
     planNodeConfig,
     renderConfigDelete,
     renderConfigStep,
@@ -190,7 +191,7 @@ describe("failover profiles", () => {
             const status = parseGoDuration(flags.get("node-status-update-frequency") ?? "10s");
             const notReady = Number(flags.get("default-not-ready-toleration-seconds") ?? 300);
             const unreachable = Number(flags.get("default-unreachable-toleration-seconds") ?? 300);
-            assert.equal(t.boundSeconds, grace + period + Math.max(notReady, unreachable));
+            assert.equal(t.boundSeconds, grace + period + Math.max(notReady, unreachable) + RESCHEDULE_SECONDS);
             assert.equal(grace % status, 0, "grace period is a multiple of the status update frequency");
             if (profile === FailoverProfile.Default) assert.equal(flags.size, 0, "default runs upstream k3s unmodified");
         });
@@ -199,14 +200,15 @@ describe("failover profiles", () => {
     it("fast evicts in under a minute; lossy-link is slower than default", () => {
         const fast = failoverTimings(FailoverProfile.Fast);
         assert.ok(fast.boundSeconds < 60, `fast bound ${fast.boundSeconds}`);
-        assert.equal(fast.boundSeconds, 20 + 5 + 30);
+        assert.equal(fast.boundSeconds, 20 + 2 + 20 + RESCHEDULE_SECONDS);
+        assert.equal(fast.boundSeconds, 45, "seed 004's target");
         assert.deepEqual(fast.kubeletArgs, ["node-status-update-frequency=4s"]);
-        assert.deepEqual(fast.kubeControllerManagerArgs, ["node-monitor-grace-period=20s", "node-monitor-period=5s"]);
-        assert.deepEqual(fast.kubeApiServerArgs, ["default-not-ready-toleration-seconds=30", "default-unreachable-toleration-seconds=30"]);
+        assert.deepEqual(fast.kubeControllerManagerArgs, ["node-monitor-grace-period=20s", "node-monitor-period=2s"]);
+        assert.deepEqual(fast.kubeApiServerArgs, ["default-not-ready-toleration-seconds=20", "default-unreachable-toleration-seconds=20"]);
         const lossy = failoverTimings(FailoverProfile.LossyLink);
         assert.deepEqual(lossy.kubeletArgs, ["node-status-update-frequency=1m"]);
         assert.deepEqual(lossy.kubeControllerManagerArgs, ["node-monitor-grace-period=5m", "node-monitor-period=5s"]);
-        assert.equal(failoverTimings(FailoverProfile.Default).boundSeconds, 355);
+        assert.equal(failoverTimings(FailoverProfile.Default).boundSeconds, 358);
         assert.ok(lossy.boundSeconds > failoverTimings(FailoverProfile.Default).boundSeconds);
     });
 
@@ -226,14 +228,14 @@ describe("failover profiles", () => {
 });
 
 describe("k3s host scripts", () => {
-    const install = { version: "v1.31.4+k3s1" };
+    const install = { version: "v1.36.1+k3s1" };
     const variants: [string, string][] = [
         ["config", renderConfigStep(renderK3sConfig(cases[2].servers[0]), false)],
         ["config-airgap", renderConfigStep(renderK3sConfig(cases[0].agent), true)],
         ["config-delete", renderConfigDelete(true)],
         ["install-server-version", renderInstallScript({ role: NodeRole.Server, install })],
         ["install-agent-channel", renderInstallScript({ role: NodeRole.Agent, install: { channel: "stable" } })],
-        ["install-mirror", renderInstallScript({ role: NodeRole.Server, install: { channel: "v1.31", mirrorUrl: "https://rancher-mirror.rancher.cn" } })],
+        ["install-mirror", renderInstallScript({ role: NodeRole.Server, install: { channel: "v1.36", mirrorUrl: "https://rancher-mirror.rancher.cn" } })],
         ["install-airgap", renderInstallScript({ role: NodeRole.Agent, install: { ...install, airgap: { binaryPath: "./k3s", imagesPath: "./k3s-airgap-images-amd64.tar.zst" } } })],
         [
             "install-airgap-installer",

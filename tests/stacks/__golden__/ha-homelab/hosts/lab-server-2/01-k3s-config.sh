@@ -192,9 +192,9 @@ kubelet-arg:
   - "node-status-update-frequency=4s"
 kube-controller-manager-arg:
   - "node-monitor-grace-period=20s"
-  - "node-monitor-period=5s"
+  - "node-monitor-period=2s"
 kube-apiserver-arg:
-  - "default-not-ready-toleration-seconds=30"
-  - "default-unreachable-toleration-seconds=30"
+  - "default-not-ready-toleration-seconds=20"
+  - "default-unreachable-toleration-seconds=20"
 HI_FILE_EOF
 hi_done
