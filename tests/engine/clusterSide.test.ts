@@ -15,7 +15,7 @@ import { after, before, describe, it } from "node:test";
 import * as pulumi from "@pulumi/pulumi";
 import * as k8s from "@pulumi/kubernetes";
 import type { ConfigValue, EngineEvent } from "@pulumi/pulumi/automation";
-import { composeCluster, ExposedApp, ExposedAppArgs, planNodeConfig, TlsMode, REGION_LABEL, NodeRole } from "../../components/src";
+import { CLOUDFLARED_IMAGE, composeCluster, createCloudflaredConnector, ExposedApp, ExposedAppArgs, IngressMode, planNodeConfig, TlsMode, REGION_LABEL, NodeRole } from "../../components/src";
 import { parseClusterConfig } from "../../infra/config";
 import { clusterArgsFromConfig } from "../../infra/program";
 import { listStacks, loadStack, PROJECT } from "../../infra/stack";
@@ -32,11 +32,17 @@ function stackConfig(stack: string): Record<string, ConfigValue> {
     return Object.fromEntries(Object.entries(loaded.config).map(([k, v]) => [k, { value: v, secret: loaded.secretKeys.includes(k) }]));
 }
 
-/** The apps as the composition hands them to ExposedApp, TLS from the private CA swapped for a named secret. */
-function clusterSideApps(): ExposedAppArgs[] {
+/**
+ * The cluster side as the composition hands it down: the apps (TLS from the private CA swapped for a named
+ * secret) and, in tunnel mode, the tunnel's name (the connector gets a placeholder token: no Cloudflare API).
+ */
+function clusterSide(): { apps: ExposedAppArgs[]; tunnelName?: string } {
     const cfg = parseClusterConfig(new pulumi.Config(PROJECT).requireObject("cluster"));
-    const c = composeCluster(clusterArgsFromConfig(cfg));
-    return c.apps.map((a) => (a.tls?.mode === TlsMode.PrivateCa ? { ...a, tls: { mode: TlsMode.ExistingSecret, secretName: `${a.appName}-tls` } } : a));
+    const args = clusterArgsFromConfig(cfg);
+    const c = composeCluster(args);
+    const apps = c.apps.map((a) => (a.tls?.mode === TlsMode.PrivateCa ? { ...a, tls: { mode: TlsMode.ExistingSecret, secretName: `${a.appName}-tls` } } : a));
+    const tunnel = c.plan.ingressMode === IngressMode.CloudflareTunnel;
+    return { apps, ...(tunnel ? { tunnelName: args.ingress?.cloudflare?.tunnelName ?? pulumi.getStack() } : {}) };
 }
 
 /** The k3s nodes of a stack as kubelets would register them with our rendered config. */
@@ -100,9 +106,16 @@ describe("real engine + real control plane: the cluster side of every shipped st
                         skipIngressAwait();
                         const provider = new k8s.Provider("cluster", { kubeconfig: new pulumi.Config("test").requireSecret("kubeconfig"), enableServerSideApply: true });
                         const override = new pulumi.Config("test").get("image");
-                        const apps = clusterSideApps();
-                        apps.forEach((a, i) => new ExposedApp(`${stack}-${a.appName}`, i === 0 && override ? { ...a, image: override } : a, { providers: { kubernetes: provider } }));
-                        return { apps: apps.map((a) => a.appName) };
+                        const side = clusterSide();
+                        side.apps.forEach((a, i) => new ExposedApp(`${stack}-${a.appName}`, i === 0 && override ? { ...a, image: override } : a, { providers: { kubernetes: provider } }));
+                        if (side.tunnelName !== undefined) {
+                            createCloudflaredConnector(
+                                `${stack}-tunnel`,
+                                { tunnelName: side.tunnelName, namespace: "cloudflared", token: pulumi.secret("placeholder-tunnel-token"), replicas: 2, image: CLOUDFLARED_IMAGE },
+                                { provider },
+                            );
+                        }
+                        return { apps: side.apps.map((a) => a.appName), tunnel: side.tunnelName !== undefined };
                     },
                 });
             });
@@ -126,6 +139,21 @@ describe("real engine + real control plane: the cluster side of every shipped st
                     await client.get(`/api/v1/namespaces/default/services/${a}`);
                     await client.get(`/apis/networking.k8s.io/v1/namespaces/default/ingresses/${a}`);
                 }
+            });
+
+            it("in tunnel mode, the cloudflared Deployment and its token Secret are accepted and its pods run", async (t) => {
+                if (!((await es.stack.outputs()).tunnel?.value as boolean)) {
+                    t.diagnostic(`${stack}: no Cloudflare Tunnel in this stack`);
+                    assert.notEqual(parseClusterConfig(JSON.parse(loadStack(stack).config[`${PROJECT}:cluster`])).ingress?.mode, "cloudflare-tunnel");
+                    return;
+                }
+                const secrets = await client.list("/api/v1/namespaces/cloudflared/secrets");
+                assert.equal(secrets.length, 1, "one token Secret");
+                assert.equal(Buffer.from(Object.values(secrets[0].data as Record<string, string>)[0], "base64").toString(), "placeholder-tunnel-token");
+                await waitFor("cloudflared Ready", async () => {
+                    const d = await client.get("/apis/apps/v1/namespaces/cloudflared/deployments/cloudflared");
+                    return d.status?.readyReplicas === 2 ? d : undefined;
+                });
             });
 
             it("the real scheduler runs every replica and spreads them across the allowed sites", async () => {

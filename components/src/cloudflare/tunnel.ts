@@ -60,28 +60,12 @@ export class CloudflareTunnel extends pulumi.ComponentResource {
         );
 
         const token = pulumi.secret(cloudflare.getZeroTrustTunnelCloudflaredTokenOutput({ accountId: args.accountId, tunnelId: tunnel.id }, { parent: this }).token);
-        const labels = cloudflaredLabels(tunnelName);
-        const ns = new k8s.core.v1.Namespace(`${name}-ns`, { metadata: { name: namespace, labels: { "app.kubernetes.io/part-of": "hybridinfra", "app.kubernetes.io/managed-by": "pulumi" } } }, { parent: this });
-        const tokenSecretName = `${tunnelName.toLowerCase().replace(/[^a-z0-9-]/g, "-")}-tunnel-token`.replace(/^-+/, "");
-        const tokenSecret = new k8s.core.v1.Secret(
-            `${name}-token`,
-            { metadata: { name: tokenSecretName, namespace, labels }, type: "Opaque", stringData: pulumi.secret(token.apply((t) => ({ [TOKEN_KEY]: t }))) },
-            { parent: this, dependsOn: [ns] },
+        // The config goes first, so that new connectors never serve an empty tunnel.
+        const { deployment } = createCloudflaredConnector(
+            name,
+            { tunnelName, namespace, token, replicas: args.replicas ?? 2, image: args.image ?? CLOUDFLARED_IMAGE, after: [config] },
+            { parent: this },
         );
-        const replicas = args.replicas ?? 2;
-        const deployment = new k8s.apps.v1.Deployment(
-            `${name}-cloudflared`,
-            { metadata: { name: "cloudflared", namespace, labels }, spec: cloudflaredDeploymentSpec({ replicas, image: args.image ?? CLOUDFLARED_IMAGE, tokenSecretName, labels }) },
-            // The config goes first, so that new connectors never serve an empty tunnel.
-            { parent: this, dependsOn: [ns, tokenSecret, config] },
-        );
-        if (replicas > 1) {
-            new k8s.policy.v1.PodDisruptionBudget(
-                `${name}-pdb`,
-                { metadata: { name: "cloudflared", namespace, labels }, spec: { minAvailable: 1, selector: { matchLabels: selectorLabels(labels) } } },
-                { parent: this, dependsOn: [ns] },
-            );
-        }
 
         this.tunnelId = tunnel.id;
         this.cname = cname;
@@ -89,6 +73,52 @@ export class CloudflareTunnel extends pulumi.ComponentResource {
         setInternals<CloudflareTunnelInternals>(this, { tunnel, config, dnsRecords, deployment, namespace });
         this.registerOutputs({ tunnelId: this.tunnelId, cname: this.cname, hostnames: this.hostnames });
     }
+}
+
+/** What `createCloudflaredConnector` registers. */
+export interface CloudflaredConnector {
+    readonly namespace: k8s.core.v1.Namespace;
+    readonly tokenSecret: k8s.core.v1.Secret;
+    readonly deployment: k8s.apps.v1.Deployment;
+    /** Only with more than one replica. */
+    readonly pdb?: k8s.policy.v1.PodDisruptionBudget;
+}
+
+/**
+ * The cluster side of a tunnel: a namespace, the tunnel token as a Secret, the cloudflared Deployment that
+ * dials out with it and, with several replicas, a PodDisruptionBudget. `CloudflareTunnel` registers it with
+ * the token Cloudflare issues; the tests register it alone against a real API server (no Cloudflare API
+ * here). `opts` carries the parent and the kubernetes provider; `after` are resources the Deployment waits
+ * for (the tunnel's config).
+ */
+export function createCloudflaredConnector(
+    name: string,
+    args: { tunnelName: string; namespace: string; token: pulumi.Input<string>; replicas: number; image: string; after?: pulumi.Resource[] },
+    opts: pulumi.CustomResourceOptions,
+): CloudflaredConnector {
+    const { namespace, tunnelName, replicas } = args;
+    const labels = cloudflaredLabels(tunnelName);
+    const ns = new k8s.core.v1.Namespace(`${name}-ns`, { metadata: { name: namespace, labels: { "app.kubernetes.io/part-of": "hybridinfra", "app.kubernetes.io/managed-by": "pulumi" } } }, opts);
+    const tokenSecretName = `${tunnelName.toLowerCase().replace(/[^a-z0-9-]/g, "-")}-tunnel-token`.replace(/^-+/, "");
+    const tokenSecret = new k8s.core.v1.Secret(
+        `${name}-token`,
+        { metadata: { name: tokenSecretName, namespace, labels }, type: "Opaque", stringData: pulumi.secret(pulumi.output(args.token).apply((t) => ({ [TOKEN_KEY]: t }))) },
+        { ...opts, dependsOn: [ns] },
+    );
+    const deployment = new k8s.apps.v1.Deployment(
+        `${name}-cloudflared`,
+        { metadata: { name: "cloudflared", namespace, labels }, spec: cloudflaredDeploymentSpec({ replicas, image: args.image, tokenSecretName, labels }) },
+        { ...opts, dependsOn: [ns, tokenSecret, ...(args.after ?? [])] },
+    );
+    const pdb =
+        replicas > 1
+            ? new k8s.policy.v1.PodDisruptionBudget(
+                  `${name}-pdb`,
+                  { metadata: { name: "cloudflared", namespace, labels }, spec: { minAvailable: 1, selector: { matchLabels: selectorLabels(labels) } } },
+                  { ...opts, dependsOn: [ns] },
+              )
+            : undefined;
+    return { namespace: ns, tokenSecret, deployment, ...(pdb !== undefined ? { pdb } : {}) };
 }
 
 export function cloudflareTunnelInternals(t: CloudflareTunnel): CloudflareTunnelInternals {
