@@ -5,7 +5,21 @@
  * gets the nearest known key as a suggestion.
  */
 import { z } from "zod";
-import { clusterReachProblems, kubeconfigEndpointProblems, nearest, showValue } from "@hybridinfra/components";
+import {
+    clusterConsistencyProblems,
+    clusterReachProblems,
+    KEEPALIVE_FIX,
+    kubeconfigEndpointProblems,
+    MAX_KEEPALIVE,
+    MAX_MTU,
+    MAX_REPLICAS,
+    MIN_KEEPALIVE,
+    MIN_MTU,
+    MTU_FIX,
+    nearest,
+    REPLICAS_FIX,
+    showValue,
+} from "@hybridinfra/components";
 
 const label = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
 const ipv4 = /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/;
@@ -41,7 +55,7 @@ const Host = z.strictObject({
     labels: z.record(z.string(), z.string()).optional(),
     taints: z.array(z.string().regex(/^[A-Za-z0-9./_-]+(=[A-Za-z0-9._-]*)?:(NoSchedule|PreferNoSchedule|NoExecute)$/)).optional(),
     overlayAddress: z.string().regex(ipv4).optional(),
-    mtu: z.number().int().optional(),
+    mtu: z.number().int().min(MIN_MTU).max(MAX_MTU).optional(),
     gateway: z.boolean().optional(),
 });
 
@@ -51,9 +65,9 @@ const Overlay = z.strictObject({
     cidr: z.string().regex(cidr).optional(),
     listenPort: z.number().int().min(1).max(65535).optional(),
     interfaceName: z.string().regex(/^[a-zA-Z0-9_=+.-]{1,15}$/).optional(),
-    keepalive: z.number().int().min(0).max(65535).optional(),
+    keepalive: z.number().int().min(MIN_KEEPALIVE).max(MAX_KEEPALIVE).optional(),
     presharedKeys: z.boolean().optional(),
-    mtu: z.number().int().optional(),
+    mtu: z.number().int().min(MIN_MTU).max(MAX_MTU).optional(),
     loginServer: z.string().min(1).optional(),
     acceptRoutes: z.boolean().optional(),
 });
@@ -107,7 +121,7 @@ const App = z.strictObject({
     name: z.string().regex(label),
     image: z.string().min(1).regex(/^\S+$/),
     namespace: z.string().regex(label).optional(),
-    replicas: z.number().int().min(1).optional(),
+    replicas: z.number().int().min(1).max(MAX_REPLICAS).optional(),
     ports: z.array(z.strictObject({ name: z.string().regex(label).optional(), containerPort: z.number().int().min(1).max(65535), servicePort: z.number().int().min(1).max(65535).optional() })).min(1),
     hostnames: z.array(z.string().regex(hostname)).min(1),
     paths: z.array(z.string().startsWith("/")).optional(),
@@ -195,7 +209,9 @@ const FIXES: Record<string, string> = {
     overlayAddress: "use an IPv4 address inside overlay.cidr, or remove it to let HybridInfra pick one",
     accountId: "copy the 32-character account ID from the Cloudflare dashboard",
     zoneId: "copy the 32-character zone ID from the Cloudflare dashboard",
-    replicas: "use 1 or more replicas",
+    replicas: REPLICAS_FIX,
+    mtu: MTU_FIX,
+    keepalive: KEEPALIVE_FIX,
     containerPort: "use a port from 1 to 65535",
     servicePort: "use a port from 1 to 65535",
 };
@@ -213,8 +229,9 @@ function fixFor(path: Path, issue: z.core.$ZodIssue): string {
 export function parseClusterConfig(raw: unknown): ClusterConfig {
     const res = ClusterConfigSchema.safeParse(raw);
     if (res.success) {
-        // Checks across keys, once every value has the right shape: how pulumi up reaches each host and the API.
-        const problems = [...clusterReachProblems(res.data.hosts), ...kubeconfigEndpointProblems(res.data)].map((e) => e.message);
+        // Checks across keys, once every value has the right shape: how pulumi up reaches each host and the API,
+        // keys the chosen modes do not use, contradictions and overlapping address plans.
+        const problems = [...clusterReachProblems(res.data.hosts), ...kubeconfigEndpointProblems(res.data), ...clusterConsistencyProblems(res.data)].map((e) => e.message);
         if (problems.length > 0) throw new ConfigValidationError(problems);
         return res.data;
     }

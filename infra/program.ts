@@ -4,7 +4,16 @@
  * `runProgram` in-process under the mock engine.
  */
 import * as pulumi from "@pulumi/pulumi";
-import { ClusterAppArgs, ClusterHostArgs, HybridCluster, HybridClusterArgs, validatePrivateKey, HybridInfraConfigError } from "@hybridinfra/components";
+import {
+    ClusterAppArgs,
+    ClusterHostArgs,
+    DATASTORE_ENDPOINT_FIX,
+    datastoreEndpointProblem,
+    HybridCluster,
+    HybridClusterArgs,
+    validatePrivateKey,
+    HybridInfraConfigError,
+} from "@hybridinfra/components";
 import { ClusterConfig, parseClusterConfig } from "./config";
 import { PROJECT } from "./stack";
 
@@ -57,6 +66,12 @@ export function clusterArgsFromConfig(cfg: ClusterConfig): HybridClusterArgs {
         }
         return { ...a, ...(a.secretEnv !== undefined ? { secretEnv } : {}) } as ClusterAppArgs;
     });
+    if (cfg.k3s?.datastore === "external") {
+        // Checked here, where the secret is still text; its value is never shown.
+        const endpoint = rawSecret("datastoreEndpoint");
+        const problem = endpoint !== undefined && endpoint !== "" ? datastoreEndpointProblem(endpoint) : undefined;
+        if (problem !== undefined) throw new HybridInfraConfigError("datastoreEndpoint", `${problem} (the value is a secret and is not shown)`, DATASTORE_ENDPOINT_FIX);
+    }
     const overlayKind = cfg.overlay?.kind ?? "wireguard";
     const tunnel = cfg.ingress?.mode === "cloudflare-tunnel";
     const external = cfg.k3s?.datastore === "external";

@@ -31,6 +31,16 @@ export interface AppValidationContext {
     readonly cloudflare?: { readonly accountId?: string; readonly zoneId?: string };
 }
 
+/**
+ * The most replicas one app may ask for. HybridInfra joins a handful of machines, and kubelet runs at most
+ * 110 pods per node by default, so more than 100 replicas of one app is a typo (1000 for 10) far more often
+ * than a plan: it would leave most pods Pending and make every rollout and drain wait on them. Shared with
+ * the stack-config schema.
+ */
+export const MAX_REPLICAS = 100;
+/** How to fix a replica count out of range (shared with the stack-config schema). */
+export const REPLICAS_FIX = `set replicas from 1 to ${MAX_REPLICAS} (2 or more to keep serving while a site is down)`;
+
 const DNS_LABEL_RE = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
 const PORT_NAME_RE = /^[a-z0-9]([a-z0-9-]{0,13}[a-z0-9])?$/;
 const ENV_NAME_RE = /^[A-Za-z_][A-Za-z0-9_.-]*$/;
@@ -96,6 +106,13 @@ export function validateApp(app: AppLike, at: string, ctx: AppValidationContext,
     }
     if (app.replicas !== undefined && (typeof app.replicas !== "number" || !Number.isInteger(app.replicas) || app.replicas < 1)) {
         throw new HybridInfraConfigError(`${at}.replicas`, `must be an integer of at least 1, got ${showValue(app.replicas)}`, "set replicas to 1 or more (2 or more to keep serving while a site is down)");
+    }
+    if (app.replicas !== undefined && app.replicas > MAX_REPLICAS) {
+        throw new HybridInfraConfigError(
+            `${at}.replicas`,
+            `is more than ${MAX_REPLICAS}, got ${showValue(app.replicas)} (kubelet runs at most 110 pods per node, and a cluster of a few machines leaves such a count mostly Pending)`,
+            REPLICAS_FIX,
+        );
     }
     const ports = app.ports ?? [];
     if (!Array.isArray(ports) || ports.length === 0) {

@@ -12,6 +12,7 @@ import { CertManager, TraefikDashboard } from "../addons";
 import { throwAll } from "../util/errors";
 import { ClusterPlan, planCluster, sshOf } from "./plan";
 import { clusterReachProblems, kubeconfigEndpointProblems } from "./reach";
+import { clusterConsistencyProblems } from "./consistency";
 import { HostRole, HybridClusterArgs, IngressMode, OverlayKind } from "./types";
 
 /** The domain arguments a spec turns into. Pure; computed before anything is registered. */
@@ -37,9 +38,9 @@ export function endpointHost(endpoint: string): string {
 }
 
 export function composeCluster(args: HybridClusterArgs): ClusterComposition {
-    // The jump graph of the whole cluster, with locations, all problems at once (components see only
-    // their own hosts, with jump hosts already resolved).
-    throwAll([...clusterReachProblems(args.hosts), ...kubeconfigEndpointProblems(args)]);
+    // The jump graph of the whole cluster, with locations, and every cross-key contradiction, all problems
+    // at once (components see only their own hosts, with jump hosts already resolved).
+    throwAll([...clusterReachProblems(args.hosts), ...kubeconfigEndpointProblems(args), ...clusterConsistencyProblems(args)]);
     validateSshHosts(args.hosts.map((h) => sshOf(h, args)));
     const plan = planCluster(args);
     const overlay = args.overlay ?? {};
@@ -186,11 +187,13 @@ export class HybridCluster extends pulumi.ComponentResource {
         const k8sOpts = { parent: this, providers: { kubernetes: provider } };
 
         if (c.forward !== undefined) {
-            const targets = c.plan.servers.map((h) => addresses[h.name]);
+            // Planned WireGuard addresses: cloud-forward under Tailscale, whose addresses are Outputs, is
+            // rejected by clusterConsistencyProblems before anything is registered.
+            const targets = c.plan.servers.map((h) => c.plannedAddresses[h.name]);
             // Traefik runs on the servers: forward once the overlay is up and k3s runs there, without waiting
             // for every agent to be Ready (that would put the forward at the end of the longest chain).
             const serverInstalls = Object.values(k3sClusterInternals(k3s).servers).map((srv) => k3sServerInternals(srv).install);
-            new PublicIngressForward(`${name}-forward`, { ...c.forward, targets: targets as string[] }, { parent: this, dependsOn: [overlay, ...serverInstalls] });
+            new PublicIngressForward(`${name}-forward`, { ...c.forward, targets }, { parent: this, dependsOn: [overlay, ...serverInstalls] });
         }
 
         const tlsMode = c.apps[0]?.tls?.mode;

@@ -2,3 +2,4 @@ export * from "./types";
 export * from "./plan";
 export * from "./component";
 export * from "./reach";
+export * from "./consistency";

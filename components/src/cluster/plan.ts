@@ -35,9 +35,7 @@ export function planCluster(args: HybridClusterArgs): ClusterPlan {
         );
     }
     args.hosts.forEach((h, i) => {
-        if (overlayKind === OverlayKind.Tailscale && has(h, HostRole.Hub)) {
-            throw new HybridInfraConfigError(`hosts[${i}].roles`, `has "hub", but overlay.kind is tailscale, which has no hub`, "remove `hub` from the roles, or use overlay.kind wireguard");
-        }
+        // A hub role under Tailscale is reported with the other keys of the other overlay kind (consistency.ts).
         if (has(h, HostRole.Ingress) && h.publicEndpoint === undefined) {
             throw new HybridInfraConfigError(`hosts[${i}].publicEndpoint`, `is missing on ${showValue(h.name)}, which has the role "ingress"`, "set the machine's public IP or DNS name, or remove the ingress role");
         }

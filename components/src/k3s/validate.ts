@@ -194,6 +194,57 @@ function validateCidr(value: string | undefined, path: string, example: string):
 }
 
 /**
+ * What is wrong with the form of an external datastore endpoint, or `undefined` when k3s can use it. The
+ * value is a secret (it holds the database password), so the answer never contains any of it. The forms
+ * are k3s's (https://docs.k3s.io/datastore):
+ * - MySQL / MariaDB: `mysql://user:pass@tcp(host:3306)/database` (the address in `tcp(…)`, Go's DSN form);
+ * - PostgreSQL: `postgres://user:pass@host:5432/database` (or `postgresql://`), special characters of the
+ *   password percent-encoded;
+ * - etcd: `https://host:2379`, several as a comma-separated list (`http://` for etcd without TLS).
+ */
+export function datastoreEndpointProblem(value: string): string | undefined {
+    if (value.trim() === "") return "is empty";
+    if (/\s/.test(value)) return "contains whitespace or a line break (e.g. a trailing newline from `pulumi config set --secret … < file`)";
+    const scheme = /^([a-z][a-z0-9+.-]*):\/\//i.exec(value)?.[1]?.toLowerCase();
+    if (scheme === "mysql") {
+        const m = /^mysql:\/\/(?:(.*)@)?(tcp|unix)\(([^()]*)\)\/([^/?]*)(\?.*)?$/i.exec(value);
+        if (m === null) return "is a mysql:// URL without its address in tcp(host:port) followed by /database";
+        if (m[2].toLowerCase() === "tcp" && !/^(\[[0-9a-f:.]+\]|[a-z0-9.-]+)(:\d{1,5})?$/i.test(m[3])) return "is a mysql:// URL whose tcp(…) does not hold host:port";
+        return undefined;
+    }
+    if (scheme === "postgres" || scheme === "postgresql") {
+        let u: URL;
+        try {
+            u = new URL(value);
+        } catch {
+            return `is a ${scheme}:// URL that does not parse (percent-encode special characters of the user and password)`;
+        }
+        if (u.hostname === "") return `is a ${scheme}:// URL without a host`;
+        return undefined;
+    }
+    if (scheme === "https" || scheme === "http") {
+        const entries = value.split(",");
+        for (let i = 0; i < entries.length; i++) {
+            let u: URL | undefined;
+            try {
+                u = new URL(entries[i]);
+            } catch {
+                u = undefined;
+            }
+            const where = entries.length > 1 ? `has entry ${i + 1} of ${entries.length} in its comma-separated etcd list, which` : "has an etcd endpoint that";
+            if (u === undefined || (u.protocol !== "https:" && u.protocol !== "http:") || u.hostname === "") return `${where} is not an http(s)://host:port URL`;
+            if (u.pathname !== "/" || u.search !== "" || u.hash !== "" || u.username !== "" || u.password !== "") return `${where} has a path, query or user part (etcd endpoints are scheme://host:port only)`;
+        }
+        return undefined;
+    }
+    return "starts with no datastore scheme (expected mysql://, postgres://, postgresql://, or https:// / http:// for etcd)";
+}
+
+/** The fix shown with `datastoreEndpointProblem`. */
+export const DATASTORE_ENDPOINT_FIX =
+    "set it in k3s's form: `mysql://user:pass@tcp(host:3306)/k3s`, `postgres://user:pass@host:5432/k3s` or `https://etcd1:2379,https://etcd2:2379` (see https://docs.k3s.io/datastore)";
+
+/**
  * Validates a whole cluster before any resource is registered. Node paths are `hosts[i]…`, cluster paths
  * `k3s.…`.
  */
@@ -254,6 +305,13 @@ export function validateK3sCluster(args: K3sClusterArgs): void {
             'is missing but k3s.datastore is "external"',
             "set it as a secret, e.g. `pulumi config set --secret k3sDatastoreEndpoint 'mysql://k3s:…@tcp(db:3306)/k3s'`",
         );
+    }
+    if (datastore === Datastore.External && typeof args.datastoreEndpoint === "string") {
+        // A plain string can be checked here; a secret Output is checked where it is read (the stack program).
+        const problem = datastoreEndpointProblem(args.datastoreEndpoint);
+        if (problem !== undefined) {
+            throw new HybridInfraConfigError("k3s.datastoreEndpoint", `${problem} (the value is a secret and is not shown)`, DATASTORE_ENDPOINT_FIX);
+        }
     }
     if (datastore !== Datastore.External && args.datastoreEndpoint !== undefined) {
         throw new HybridInfraConfigError("k3s.datastoreEndpoint", `is set but k3s.datastore is ${JSON.stringify(datastore)}`, 'remove it, or set k3s.datastore to "external"');

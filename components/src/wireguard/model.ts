@@ -130,3 +130,12 @@ export const OVERLAY_DEFAULTS = {
 export const MIN_MTU = 1280;
 /** The largest MTU: 9000-byte jumbo frames minus WireGuard's 80 bytes of IPv6 + UDP + WireGuard overhead. */
 export const MAX_MTU = 8920;
+
+/**
+ * The smallest explicit keepalive. WireGuard reads `PersistentKeepalive = 0` as "off", and an explicit
+ * keepalive applies to every peer of every host, so 0 would silently stop the keepalives that hold the NAT
+ * mappings of hosts behind NAT open. Used by the stack-config schema and by `validateOverlay`.
+ */
+export const MIN_KEEPALIVE = 1;
+/** The largest keepalive: `PersistentKeepalive` is a 16-bit number of seconds. */
+export const MAX_KEEPALIVE = 65535;

@@ -1,7 +1,7 @@
 import { validateSshHosts } from "../host/model";
 import { cidrContains, cidrLast, cidrOverlaps, formatIpv4, Ipv4Cidr, parseCidr, parseIpv4, usableHostCount } from "../util/cidr";
 import { HybridInfraConfigError, nearest, showValue } from "../util/errors";
-import { MAX_MTU, MIN_MTU, OVERLAY_DEFAULTS, Topology, WireGuardHostArgs, WireGuardMeshArgs } from "./model";
+import { MAX_KEEPALIVE, MAX_MTU, MIN_KEEPALIVE, MIN_MTU, OVERLAY_DEFAULTS, Topology, WireGuardHostArgs, WireGuardMeshArgs } from "./model";
 
 const TOPOLOGIES: readonly string[] = Object.values(Topology);
 const LOCATION_RE = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
@@ -44,7 +44,11 @@ function checkInt(path: string, value: unknown, min: number, max: number, what: 
     }
 }
 
-const MTU_FIX = `use ${OVERLAY_DEFAULTS.mtu} (the default), or a lower value such as 1412 or 1400 behind PPPoE or DS-Lite links; below ${MIN_MTU} IPv6 cannot cross the tunnel, above ${MAX_MTU} no 9000-byte jumbo frame can carry it`;
+/** How to fix an MTU out of range (shared with the stack-config schema). */
+export const MTU_FIX = `use ${OVERLAY_DEFAULTS.mtu} (the default), or a lower value such as 1412 or 1400 behind PPPoE or DS-Lite links; below ${MIN_MTU} IPv6 cannot cross the tunnel, above ${MAX_MTU} no 9000-byte jumbo frame can carry it`;
+
+/** How to fix a keepalive out of range (shared with the stack-config schema). */
+export const KEEPALIVE_FIX = `use ${OVERLAY_DEFAULTS.keepalive} (keeps NAT mappings open on common routers), or leave overlay.keepalive out to send keepalives from hosts behind NAT only`;
 
 function checkCidr(path: string, value: unknown, example: string): Ipv4Cidr {
     const c = typeof value === "string" ? parseCidr(value) : undefined;
@@ -103,7 +107,7 @@ export function validateOverlay(args: WireGuardMeshArgs): void {
             `use a short name such as "${OVERLAY_DEFAULTS.interfaceName}"`,
         );
     }
-    checkInt("overlay.keepalive", args.keepalive, 1, 65535, " seconds", `use ${OVERLAY_DEFAULTS.keepalive} (keeps NAT mappings open on common routers)`);
+    checkInt("overlay.keepalive", args.keepalive, MIN_KEEPALIVE, MAX_KEEPALIVE, " seconds", KEEPALIVE_FIX);
     checkInt("overlay.mtu", args.mtu, MIN_MTU, MAX_MTU, "", MTU_FIX);
     const pod = checkCidr("overlay.podCidr", args.podCidr ?? OVERLAY_DEFAULTS.podCidr, OVERLAY_DEFAULTS.podCidr);
     const svc = checkCidr("overlay.serviceCidr", args.serviceCidr ?? OVERLAY_DEFAULTS.serviceCidr, OVERLAY_DEFAULTS.serviceCidr);
