@@ -56,6 +56,7 @@ const hubSpec = (extraPeers: WgInterfaceSpec["peers"] = []): WgInterfaceSpec => 
     mtu: 1420,
     forward: true,
     openListenPort: true,
+    trustedSources: ["10.42.0.0/16", "10.43.0.0/16"],
     lan: [],
     peers: [{ name: "spoke", publicKey: wireguardPublicKey(keySpoke), allowedIps: ["10.251.0.2/32"], presharedKey: false }, ...extraPeers],
 });
@@ -68,6 +69,7 @@ const spokeSpec: WgInterfaceSpec = {
     mtu: 1380,
     forward: false,
     openListenPort: false,
+    trustedSources: [],
     lan: [],
     peers: [{ name: "hub", publicKey: wireguardPublicKey(keyHub), endpoint: "10.250.0.1:51820", allowedIps: ["10.251.0.0/24"], persistentKeepalive: 25, presharedKey: false }],
 };

@@ -7,6 +7,10 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { renderHostScript } from "../../components/src/host";
 import {
+    chainNames,
+    firewalldRecordPath,
+    FirewallKind,
+    hostFirewallRules,
     interfaceSpecFromPlan,
     planOverlay,
     presharedKeySecret,
@@ -160,7 +164,7 @@ describe("host scripts", () => {
         assert.notEqual(withoutInitScript, hub);
         assert.doesNotMatch(withoutInitScript, /wg-quick down|systemctl (restart|stop)|ip link del/, "the create step never restarts the interface");
         assert.match(hub, /net\.ipv4\.ip_forward = 1/);
-        assert.match(hub, /hi_wg_chain filter INPUT "\$WG_CHAIN_IN" <<'HI_RULES'\n-p udp --dport 51820 -j ACCEPT\nHI_RULES/);
+        assert.match(hub, /hi_wg_chain filter INPUT "\$WG_CHAIN_IN" <<'HI_RULES'\n-i wg0 -j ACCEPT\n-s 10\.42\.0\.0\/16 -j ACCEPT\n-s 10\.43\.0\.0\/16 -j ACCEPT\n-p udp --dport 51820 -j ACCEPT\nHI_RULES/);
         assert.match(hub, /hi_wg_chain filter FORWARD "\$WG_CHAIN_FWD" <<'HI_RULES'\n-i wg0 -o wg0 -j ACCEPT\nHI_RULES/);
         assert.match(hub, /iptables -t "\$table" -C "\$chain" \$rule 2>\/dev\/null \|\| ok=0/);
         const pc = renderConfigBody(interfaceSpecFromPlan(plan, "home-pc", pub));
@@ -169,6 +173,8 @@ describe("host scripts", () => {
         const mac = renderConfigBody(interfaceSpecFromPlan(plan, "home-mac", pub));
         assert.doesNotMatch(mac, /ip_forward = 1/);
         assert.match(mac, /hi_wg_chain_remove filter FORWARD "\$WG_CHAIN_FWD"/);
+        // Not a forwarder and behind NAT: the overlay is opened, the WireGuard port is not.
+        assert.match(mac, /hi_wg_chain filter INPUT "\$WG_CHAIN_IN" <<'HI_RULES'\n-i wg0 -j ACCEPT\n-s 10\.42\.0\.0\/16 -j ACCEPT\n-s 10\.43\.0\.0\/16 -j ACCEPT\nHI_RULES/);
         assert.match(mac, /hi_remove_managed_file "\$WG_SYSCTL"/);
     });
 
@@ -182,6 +188,124 @@ describe("host scripts", () => {
         const installs = body.split("\n").filter((l) => /hi_pkg_install|apt-get|dnf install|apk add/.test(l));
         assert.deepEqual(installs, ["  hi_pkg_install iproute2", "    apt | apk) hi_pkg_install wireguard-go ;;"]);
         assert.match(renderInstallBody({ interfaceName: "wg0", firewall: true }), /hi_ensure_cmd iptables iptables iptables iptables/);
+    });
+});
+
+describe("host firewall (issue 13 §4)", () => {
+    const pubOf = (plan: ReturnType<typeof planOverlay>) => keysFor(plan.nodes.map((n) => n.name)).pub;
+
+    it("opens exactly the overlay interface, the pod and service CIDRs and (public hosts, forwarders) the WireGuard port, per firewall kind", () => {
+        const plan = planOverlay({ hosts: seedHosts() });
+        const pub = pubOf(plan);
+        // cloud-hub: a hub with an endpoint; cloud-peer: public, not a forwarder; home-mac: behind NAT, plain.
+        assert.deepEqual(hostFirewallRules(interfaceSpecFromPlan(plan, "cloud-hub", pub)), {
+            [FirewallKind.Iptables]: ["-i wg0 -j ACCEPT", "-s 10.42.0.0/16 -j ACCEPT", "-s 10.43.0.0/16 -j ACCEPT", "-p udp --dport 51820 -j ACCEPT"],
+            [FirewallKind.Firewalld]: ["interface wg0", "source 10.42.0.0/16", "source 10.43.0.0/16", "port 51820/udp"],
+            [FirewallKind.Ufw]: ["allow in on wg0", "allow from 10.42.0.0/16", "allow from 10.43.0.0/16", "allow 51820/udp"],
+        });
+        assert.deepEqual(hostFirewallRules(interfaceSpecFromPlan(plan, "cloud-peer", pub))[FirewallKind.Ufw], [
+            "allow in on wg0",
+            "allow from 10.42.0.0/16",
+            "allow from 10.43.0.0/16",
+            "allow 51820/udp",
+        ]);
+        assert.deepEqual(hostFirewallRules(interfaceSpecFromPlan(plan, "home-mac", pub)), {
+            [FirewallKind.Iptables]: ["-i wg0 -j ACCEPT", "-s 10.42.0.0/16 -j ACCEPT", "-s 10.43.0.0/16 -j ACCEPT"],
+            [FirewallKind.Firewalld]: ["interface wg0", "source 10.42.0.0/16", "source 10.43.0.0/16"],
+            [FirewallKind.Ufw]: ["allow in on wg0", "allow from 10.42.0.0/16", "allow from 10.43.0.0/16"],
+        });
+    });
+
+    it("follows the configured pod and service CIDRs, interface name and listen port (k3s.clusterCidr / k3s.serviceCidr reach the mesh as podCidr / serviceCidr)", () => {
+        const plan = planOverlay({ hosts: seedHosts(), podCidr: "10.52.0.0/16", serviceCidr: "10.53.0.0/20", interfaceName: "hi0", listenPort: 51999 });
+        assert.equal(plan.podCidr, "10.52.0.0/16");
+        assert.equal(plan.serviceCidr, "10.53.0.0/20");
+        assert.deepEqual(hostFirewallRules(interfaceSpecFromPlan(plan, "cloud-hub", pubOf(plan))), {
+            [FirewallKind.Iptables]: ["-i hi0 -j ACCEPT", "-s 10.52.0.0/16 -j ACCEPT", "-s 10.53.0.0/20 -j ACCEPT", "-p udp --dport 51999 -j ACCEPT"],
+            [FirewallKind.Firewalld]: ["interface hi0", "source 10.52.0.0/16", "source 10.53.0.0/20", "port 51999/udp"],
+            [FirewallKind.Ufw]: ["allow in on hi0", "allow from 10.52.0.0/16", "allow from 10.53.0.0/20", "allow 51999/udp"],
+        });
+    });
+
+    it("the config step detects the firewall and renders each kind's rules into its branch; every branch removes the other kinds' leftovers", () => {
+        const plan = planOverlay({ hosts: seedHosts() });
+        const body = renderConfigBody(interfaceSpecFromPlan(plan, "cloud-hub", pubOf(plan)));
+        assert.match(body, /^WG_FW_RECORD=\/var\/lib\/hybridinfra\/firewalld-wg0$/m);
+        assert.equal(firewalldRecordPath("wg0"), "/var/lib/hybridinfra/firewalld-wg0");
+        assert.match(body, /^WG_FW_TAG=hybridinfra-wg0$/m);
+        assert.match(body, new RegExp(`^WG_CHAIN_IN=${chainNames("wg0").input}$`, "m"));
+        assert.match(body, /^HI_FW_KIND="\$\(hi_fw_kind\)"$/m);
+        const branch = (kind: string): string => {
+            const start = body.indexOf(`\n  ${kind})\n`, body.indexOf('case "$HI_FW_KIND" in'));
+            assert.ok(start >= 0, `no ${kind} branch`);
+            const from = start + kind.length + 5;
+            return body.slice(from, body.indexOf("\n    ;;\n", from));
+        };
+        assert.equal(
+            branch("firewalld"),
+            [
+                '    hi_wg_chain_remove filter INPUT "$WG_CHAIN_IN"',
+                '    hi_ufw_remove "$WG_FW_TAG"',
+                `    hi_fwd_apply "$WG_FW_RECORD" <<'HI_RULES'`,
+                "interface wg0",
+                "source 10.42.0.0/16",
+                "source 10.43.0.0/16",
+                "port 51820/udp",
+                "HI_RULES",
+            ].join("\n"),
+        );
+        assert.equal(
+            branch("ufw"),
+            [
+                '    hi_wg_chain_remove filter INPUT "$WG_CHAIN_IN"',
+                '    hi_fwd_remove "$WG_FW_RECORD"',
+                `    hi_ufw_apply "$WG_FW_TAG" <<'HI_RULES'`,
+                "allow in on wg0",
+                "allow from 10.42.0.0/16",
+                "allow from 10.43.0.0/16",
+                "allow 51820/udp",
+                "HI_RULES",
+            ].join("\n"),
+        );
+        assert.equal(
+            branch("*"),
+            [
+                '    hi_fwd_remove "$WG_FW_RECORD"',
+                '    hi_ufw_remove "$WG_FW_TAG"',
+                `    hi_wg_chain filter INPUT "$WG_CHAIN_IN" <<'HI_RULES'`,
+                "-i wg0 -j ACCEPT",
+                "-s 10.42.0.0/16 -j ACCEPT",
+                "-s 10.43.0.0/16 -j ACCEPT",
+                "-p udp --dport 51820 -j ACCEPT",
+                "HI_RULES",
+            ].join("\n"),
+        );
+        // Detection: firewalld when running, ufw when active, else plain iptables.
+        assert.ok(
+            body.includes(
+                [
+                    "  if command -v firewall-cmd >/dev/null 2>&1 && firewall-cmd --state >/dev/null 2>&1; then",
+                    "    printf 'firewalld\\n'",
+                    "  elif command -v ufw >/dev/null 2>&1 && LC_ALL=C ufw status 2>/dev/null | grep -q '^Status: active'; then",
+                    "    printf 'ufw\\n'",
+                    "  else",
+                    "    printf 'iptables\\n'",
+                ].join("\n"),
+            ),
+            "hi_fw_kind: firewalld when running, ufw when active, else iptables",
+        );
+        // firewalld: interfaces and sources in the trusted zone, the port in the public interface's zone, runtime and permanent.
+        assert.match(body, /if \[ "\$kind" = port \]; then zone="\$public"; else zone=trusted; fi/);
+        assert.match(body, /add\/interface \| add\/source\) set -- "\$@" "--zone=\$zone" "--change-\$kind=\$value"/);
+        assert.match(body, /for p in --permanent --runtime; do/);
+    });
+
+    it("delete removes our chain, our ufw rules and the firewalld entries we recorded", () => {
+        const del = renderConfigDeleteBody({ interfaceName: "wg0" });
+        const tail = del.slice(del.indexOf("# --- end of firewall functions ---"));
+        assert.match(tail, /hi_wg_chain_remove filter INPUT "\$WG_CHAIN_IN"\nhi_ufw_remove "\$WG_FW_TAG"\nhi_fwd_remove "\$WG_FW_RECORD"\n/);
+        assert.match(del, /^WG_FW_RECORD=\/var\/lib\/hybridinfra\/firewalld-wg0$/m);
+        assert.match(del, /^WG_FW_TAG=hybridinfra-wg0$/m);
     });
 });
 

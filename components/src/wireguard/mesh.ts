@@ -86,6 +86,8 @@ export class WireGuardMesh extends pulumi.ComponentResource {
                     openListenPort: n.openListenPort,
                 },
                 { parent: this, ...(opts?.dependsOn !== undefined ? { dependsOn: opts.dependsOn } : {}) },
+                // k3s.clusterCidr / k3s.serviceCidr reach the mesh as podCidr / serviceCidr.
+                { trustedSources: [plan.podCidr, plan.serviceCidr] },
             );
             const steps = wireGuardNodeInternals(node);
             nodes[n.name] = { node, installStep: steps.installStep, configStep: steps.configStep, address: n.address };

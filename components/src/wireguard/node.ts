@@ -97,6 +97,19 @@ export interface WireGuardNodeArgs {
     readonly openListenPort?: boolean;
 }
 
+/**
+ * Host firewall settings a `WireGuardMesh` passes to its nodes (the constructor's fourth argument, so the
+ * component's public inputs stay as they are).
+ */
+export interface WireGuardNodeFirewall {
+    /**
+     * CIDRs the host firewall accepts traffic from, on any interface: the k3s pod and service CIDRs (k3s's
+     * firewalld and ufw notes). The overlay interface itself is always accepted (see `hostFirewallRules`).
+     * Without it, k3s's defaults 10.42.0.0/16 and 10.43.0.0/16.
+     */
+    readonly trustedSources: readonly string[];
+}
+
 /** What composition needs from a node. */
 export interface WireGuardNodeInternals {
     readonly installStep: command.remote.Command;
@@ -164,9 +177,12 @@ export class WireGuardNode extends pulumi.ComponentResource {
     /** The WireGuard interface name (k3s's flannel interface). */
     public readonly interfaceName: pulumi.Output<string>;
 
-    constructor(name: string, args: WireGuardNodeArgs, opts?: pulumi.ComponentResourceOptions) {
+    constructor(name: string, args: WireGuardNodeArgs, opts?: pulumi.ComponentResourceOptions, firewall?: WireGuardNodeFirewall) {
         super("hybridinfra:index:WireGuardNode", name, {}, opts);
         validateWireGuardNode(args);
+        // The mesh's podCidr / serviceCidr (checked there); a plain node gets k3s's defaults.
+        const trustedSources = firewall?.trustedSources ?? [OVERLAY_DEFAULTS.podCidr, OVERLAY_DEFAULTS.serviceCidr];
+        trustedSources.forEach((c, j) => checkCidr(`firewall.trustedSources[${j}]`, c, OVERLAY_DEFAULTS.podCidr));
         const interfaceName = args.interfaceName ?? OVERLAY_DEFAULTS.interfaceName;
         const lan = args.lan ?? [];
         const forward = args.forward ?? lan.length > 0;
@@ -181,7 +197,8 @@ export class WireGuardNode extends pulumi.ComponentResource {
                 host: args.host.name,
                 step: "wg-install",
                 connection,
-                create: renderInstallBody({ interfaceName, firewall: forward || openListenPort }),
+                // Every host gets an INPUT chain for the overlay (unless firewalld or ufw is in charge).
+                create: renderInstallBody({ interfaceName, firewall: true }),
                 delete: renderInstallDeleteBody(),
             },
             { parent: this, ...(opts?.dependsOn !== undefined ? { dependsOn: opts.dependsOn } : {}) },
@@ -203,6 +220,7 @@ export class WireGuardNode extends pulumi.ComponentResource {
                 mtu: args.mtu ?? OVERLAY_DEFAULTS.mtu,
                 forward,
                 openListenPort,
+                trustedSources: trustedSources.map((c) => parseCidr(c)!.text),
                 lan: lan.map((l) => parseCidr(l)!.text),
                 peers: args.peers.map((p, i) => ({
                     name: p.name,

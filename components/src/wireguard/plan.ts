@@ -32,7 +32,10 @@ export interface PlannedNode {
     readonly gateway: boolean;
     /** Forwards IP traffic: hubs, location gateways and subnet routers. */
     readonly forward: boolean;
-    /** Opens the WireGuard UDP port in the host firewall: forwarders and hosts with a public endpoint. */
+    /**
+     * Opens the WireGuard UDP port in the host firewall: forwarders and hosts with a public endpoint. (Every
+     * host opens the overlay interface and the pod and service CIDRs: see `hostFirewallRules`.)
+     */
     readonly openListenPort: boolean;
     /** LANs this host advertises (it forwards and masquerades into them). */
     readonly lan: readonly string[];
@@ -49,6 +52,10 @@ export interface OverlayPlan {
     readonly listenPort: number;
     readonly keepalive: number;
     readonly presharedKeys: boolean;
+    /** The k3s pod CIDR, canonical: every host's firewall accepts traffic from it. */
+    readonly podCidr: string;
+    /** The k3s service CIDR, canonical: every host's firewall accepts traffic from it. */
+    readonly serviceCidr: string;
     /** Nodes in the order of the hosts. */
     readonly nodes: readonly PlannedNode[];
     /** Host pairs that peer directly, each sorted by name, in a stable order (preshared keys). */
@@ -276,6 +283,8 @@ export function planOverlay(args: WireGuardMeshArgs): OverlayPlan {
         listenPort,
         keepalive: args.keepalive ?? OVERLAY_DEFAULTS.keepalive,
         presharedKeys: args.presharedKeys ?? OVERLAY_DEFAULTS.presharedKeys,
+        podCidr: parseCidrStrict(args.podCidr ?? OVERLAY_DEFAULTS.podCidr).text,
+        serviceCidr: parseCidrStrict(args.serviceCidr ?? OVERLAY_DEFAULTS.serviceCidr).text,
         nodes,
         pairs,
     };

@@ -1,5 +1,7 @@
 import { secretPlaceholder, writeFileSnippet } from "../host/script";
+import * as fs from "node:fs";
 import * as net from "node:net";
+import * as path from "node:path";
 import { shellQuote } from "../util/shell";
 import { OverlayPlan } from "./plan";
 import { parseEndpoint } from "./validate";
@@ -30,6 +32,11 @@ export interface WgInterfaceSpec {
     readonly forward: boolean;
     /** Accept the listen port in INPUT. */
     readonly openListenPort: boolean;
+    /**
+     * CIDRs accepted in INPUT from any interface: the k3s pod and service CIDRs (traffic from pods and
+     * from service VIPs after kube-proxy's DNAT reaches the host from these sources).
+     */
+    readonly trustedSources: readonly string[];
     /** LANs advertised by this host: forwarded and masqueraded. */
     readonly lan: readonly string[];
 }
@@ -91,6 +98,7 @@ export function interfaceSpecFromPlan(plan: OverlayPlan, host: string, publicKey
         mtu: node.mtu,
         forward: node.forward,
         openListenPort: node.openListenPort,
+        trustedSources: [plan.podCidr, plan.serviceCidr],
         lan: node.lan,
         peers: node.peers.map((p) => {
             const publicKey = publicKeys[p.name];
@@ -158,47 +166,101 @@ export function renderInstallDeleteBody(): string {
     return 'hi_log "wireguard-tools (and wireguard-go, if any) are left installed: other software may use them"\n';
 }
 
-// Shell functions shared by the config step and its delete.
+/** Shell functions shared by the config step and its delete (see firewall.sh next to this file). */
+const FIREWALL_FUNCTIONS: string = fs.readFileSync(path.join(__dirname, "firewall.sh"), "utf8");
+
 function firewallFunctions(): string {
-    return `# hi_wg_chain TABLE HOOK CHAIN < rules (one rule a line, words without spaces)
-# Makes CHAIN hold exactly these rules and hooks it first into HOOK; the chain is ours alone.
-hi_wg_chain() {
-  local table="$1" hook="$2" chain="$3" rule ok=1 have
-  local want=()
-  while IFS= read -r rule; do [ -z "$rule" ] || want+=("$rule"); done
-  if iptables -t "$table" -N "$chain" 2>/dev/null; then HI_CHANGED=1; hi_log "created iptables chain $table/$chain"; fi
-  for rule in "\${want[@]}"; do
-    # shellcheck disable=SC2086 # a rule is a list of words
-    iptables -t "$table" -C "$chain" $rule 2>/dev/null || ok=0
-  done
-  have="$(iptables -t "$table" -S "$chain" | grep -c -- "^-A $chain " || true)"
-  if [ "$ok" = 0 ] || [ "$have" != "\${#want[@]}" ]; then
-    iptables -t "$table" -F "$chain"
-    for rule in "\${want[@]}"; do
-      # shellcheck disable=SC2086 # a rule is a list of words
-      iptables -t "$table" -A "$chain" $rule
-    done
-    HI_CHANGED=1
-    hi_log "set iptables chain $table/$chain (\${#want[@]} rules)"
-  fi
-  if ! iptables -t "$table" -C "$hook" -j "$chain" 2>/dev/null; then
-    iptables -t "$table" -I "$hook" 1 -j "$chain"
-    HI_CHANGED=1
-    hi_log "hooked $chain into $table/$hook"
-  fi
+    return FIREWALL_FUNCTIONS;
 }
-# hi_wg_chain_remove TABLE HOOK CHAIN
-hi_wg_chain_remove() {
-  local table="$1" hook="$2" chain="$3"
-  command -v iptables >/dev/null 2>&1 || return 0
-  while iptables -t "$table" -D "$hook" -j "$chain" 2>/dev/null; do HI_CHANGED=1; done
-  if iptables -t "$table" -F "$chain" 2>/dev/null; then
-    iptables -t "$table" -X "$chain"
-    HI_CHANGED=1
-    hi_log "removed iptables chain $table/$chain"
-  fi
+
+/** The host firewall kinds the config step tells apart on the host (`hi_fw_kind` in firewall.sh). */
+export const FirewallKind = {
+    /** Plain iptables rules (legacy or nf_tables backend), e.g. Oracle Cloud's images, whose INPUT ends in REJECT. */
+    Iptables: "iptables",
+    /** firewalld is running: it rebuilds its own ruleset and ignores plain iptables ACCEPT rules. */
+    Firewalld: "firewalld",
+    /** ufw is active: its own chains decide, its rules are kept in its files. */
+    Ufw: "ufw",
+} as const;
+export type FirewallKind = (typeof FirewallKind)[keyof typeof FirewallKind];
+
+/** The file where the config step records the firewalld entries it added (removed on delete). */
+export function firewalldRecordPath(interfaceName: string): string {
+    return `/var/lib/hybridinfra/firewalld-${interfaceName}`;
 }
-`;
+
+/** The comment on every ufw rule the config step adds: how delete finds ours. */
+export function ufwTag(interfaceName: string): string {
+    return `hybridinfra-${interfaceName}`;
+}
+
+/**
+ * What each host opens in its firewall, per firewall kind: everything that arrives on the overlay interface,
+ * everything from the pod and service CIDRs, and the WireGuard UDP port on hosts that others dial
+ * (`openListenPort`) or that forward.
+ *
+ * Why the whole overlay interface: k3s's "Inbound Rules for K3s Nodes"
+ * (https://docs.k3s.io/installation/requirements#inbound-rules-for-k3s-nodes) lists 2379-2380/tcp (embedded
+ * etcd, servers), 6443/tcp (supervisor and API server), 8472/udp (flannel VXLAN), 10250/tcp (kubelet metrics
+ * and API), 51820-51821/udp (flannel's WireGuard backend) and 5001/tcp plus 6443/tcp (the embedded
+ * registry, Spegel). Our k3s nodes use the overlay address as node-ip and wg0 as flannel-iface, so all of it
+ * arrives on wg0; only the WireGuard port itself arrives on the public interface. Accepting the interface
+ * covers the table, NodePorts and ingress traffic forwarded over the overlay alike, and equals k3s's own
+ * firewalld advice (the trusted zone). The pod and service CIDRs are those of the same page's firewalld and
+ * ufw notes (`--zone=trusted --add-source=10.42.0.0/16`, `ufw allow from 10.42.0.0/16`). Nothing for k3s is
+ * opened on the public interface.
+ *
+ * - iptables: our chain (`HI-<iface>-IN`), hooked first into INPUT, so a REJECT at the end of INPUT (Oracle
+ *   Cloud's images) no longer applies to the overlay.
+ * - firewalld: the interface and the CIDRs in the `trusted` zone, the port in the zone of the public
+ *   interface; at runtime and permanently; only entries this step added are recorded and later removed.
+ * - ufw: `allow in on <iface>`, `allow from <cidr>`, `allow <port>/udp`, each with comment `hybridinfra-<iface>`.
+ */
+export function hostFirewallRules(spec: Pick<WgInterfaceSpec, "interfaceName" | "listenPort" | "openListenPort" | "forward" | "trustedSources">): Record<FirewallKind, string[]> {
+    const port = spec.openListenPort || spec.forward;
+    return {
+        [FirewallKind.Iptables]: [
+            `-i ${spec.interfaceName} -j ACCEPT`,
+            ...spec.trustedSources.map((c) => `-s ${c} -j ACCEPT`),
+            ...(port ? [`-p udp --dport ${spec.listenPort} -j ACCEPT`] : []),
+        ],
+        [FirewallKind.Firewalld]: [
+            `interface ${spec.interfaceName}`,
+            ...spec.trustedSources.map((c) => `source ${c}`),
+            ...(port ? [`port ${spec.listenPort}/udp`] : []),
+        ],
+        [FirewallKind.Ufw]: [
+            `allow in on ${spec.interfaceName}`,
+            ...spec.trustedSources.map((c) => `allow from ${c}`),
+            ...(port ? [`allow ${spec.listenPort}/udp`] : []),
+        ],
+    };
+}
+
+/** The config step's firewall block: detect the host's firewall, put our openings there, and none elsewhere. */
+function renderFirewallBlock(spec: WgInterfaceSpec): string {
+    const rules = hostFirewallRules(spec);
+    const heredoc = (lines: string[]): string => `<<'HI_RULES'\n${lines.join("\n")}\nHI_RULES`;
+    return `# Host firewall: the overlay interface, the pod and service CIDRs${spec.openListenPort || spec.forward ? " and the WireGuard port" : ""} (see hostFirewallRules).
+HI_FW_KIND="$(hi_fw_kind)"
+hi_log "host firewall: $HI_FW_KIND"
+case "$HI_FW_KIND" in
+  firewalld)
+    hi_wg_chain_remove filter INPUT "$WG_CHAIN_IN"
+    hi_ufw_remove "$WG_FW_TAG"
+    hi_fwd_apply "$WG_FW_RECORD" ${heredoc(rules.firewalld)}
+    ;;
+  ufw)
+    hi_wg_chain_remove filter INPUT "$WG_CHAIN_IN"
+    hi_fwd_remove "$WG_FW_RECORD"
+    hi_ufw_apply "$WG_FW_TAG" ${heredoc(rules.ufw)}
+    ;;
+  *)
+    hi_fwd_remove "$WG_FW_RECORD"
+    hi_ufw_remove "$WG_FW_TAG"
+    hi_wg_chain filter INPUT "$WG_CHAIN_IN" ${heredoc(rules.iptables)}
+    ;;
+esac`;
 }
 
 /** Seconds after the last handshake before a name endpoint is resolved again (wireguard-tools' reresolve-dns.sh uses 135). */
@@ -341,6 +403,8 @@ function commonVars(interfaceName: string, withPaths: boolean): string {
         `WG_CHAIN_IN=${shellQuote(ch.input)}`,
         `WG_CHAIN_FWD=${shellQuote(ch.forward)}`,
         `WG_CHAIN_NAT=${shellQuote(ch.nat)}`,
+        `WG_FW_RECORD=${shellQuote(firewalldRecordPath(interfaceName))}`,
+        `WG_FW_TAG=${shellQuote(ufwTag(interfaceName))}`,
         "",
     ].join("\n");
 }
@@ -369,13 +433,14 @@ stop() {
 /**
  * Body of the `wg-config` step: writes the config (0600, keys from stdin), applies it live with
  * `wg syncconf` when the interface is up (address, MTU and routes reconciled, never a restart) or brings
- * it up, enables it at boot, and sets forwarding and firewall rules on hubs, gateways and subnet routers.
+ * it up, enables it at boot, opens the overlay in the host firewall on every host (`hostFirewallRules`, in
+ * whichever of iptables, firewalld or ufw is in charge), and sets forwarding rules on hubs, gateways and
+ * subnet routers.
  */
 export function renderConfigBody(spec: WgInterfaceSpec): string {
     const prefix = spec.overlayCidr.split("/")[1];
     // What wg-quick would route: every AllowedIPs entry.
     const routes = [...new Set(spec.peers.flatMap((p) => p.allowedIps))];
-    const inputRules = [`-p udp --dport ${spec.listenPort} -j ACCEPT`];
     const forwardRules = [
         `-i ${spec.interfaceName} -o ${spec.interfaceName} -j ACCEPT`,
         ...spec.lan.flatMap((l) => [`-i ${spec.interfaceName} -d ${l} -j ACCEPT`, `-o ${spec.interfaceName} -s ${l} -j ACCEPT`]),
@@ -489,7 +554,7 @@ fi`
         : `# Not a forwarder: the sysctl file goes (live forwarding is left alone: other software may need it).
 hi_remove_managed_file "$WG_SYSCTL"`
 }
-${chainBlock("filter", "INPUT", "WG_CHAIN_IN", spec.openListenPort || spec.forward ? inputRules : [])}
+${renderFirewallBlock(spec)}
 ${chainBlock("filter", "FORWARD", "WG_CHAIN_FWD", spec.forward ? forwardRules : [])}
 ${chainBlock("nat", "POSTROUTING", "WG_CHAIN_NAT", spec.forward ? natRules : [])}
 ${renderReresolveBlock(spec)}
@@ -497,7 +562,8 @@ ${renderReresolveBlock(spec)}
 }
 
 /**
- * Body of the config step's delete: the interface goes down, the firewall chains and the files go.
+ * Body of the config step's delete: the interface goes down, the firewall chains, our ufw rules and the
+ * firewalld entries this step added go, and the files go.
  * IPv4 forwarding stays on live (k3s and others may rely on it); its sysctl file is removed.
  */
 export function renderConfigDeleteBody(spec: Pick<WgInterfaceSpec, "interfaceName">): string {
@@ -520,6 +586,8 @@ case "$HI_INIT" in
     hi_remove_managed_file "$WG_OPENRC" ;;
 esac
 hi_wg_chain_remove filter INPUT "$WG_CHAIN_IN"
+hi_ufw_remove "$WG_FW_TAG"
+hi_fwd_remove "$WG_FW_RECORD"
 hi_wg_chain_remove filter FORWARD "$WG_CHAIN_FWD"
 hi_wg_chain_remove nat POSTROUTING "$WG_CHAIN_NAT"
 hi_remove_managed_file "$WG_SYSCTL"

@@ -187,6 +187,7 @@ fi
 hi_ensure_cmd ip iproute2 iproute iproute2
 hi_ensure_cmd wg wireguard-tools wireguard-tools wireguard-tools
 hi_ensure_cmd wg-quick wireguard-tools wireguard-tools wireguard-tools
+hi_ensure_cmd iptables iptables iptables iptables
 if ip link show dev "$WG_IF" >/dev/null 2>&1; then
   hi_log "$WG_IF exists: WireGuard works on this host"
 elif hi_wg_kernel_ok; then
