@@ -1,12 +1,15 @@
 #!/usr/bin/env bash
 # Builds the real Kubernetes control plane used by tests/controlplane from Go modules pinned in this folder:
-#   k8s/   k8s.io/kubernetes  -> kube-apiserver, kube-controller-manager, kube-scheduler
+#   k8s/   k8s.io/kubernetes  -> kube-apiserver, kube-controller-manager, kube-scheduler, kubectl (tests/controlplane/drain
+#          runs our node-removal drain with it; its code is the staging module k8s.io/kubectl, restated in k8s/go.mod)
 #   etcd/  go.etcd.io/etcd/server/v3 -> etcd
 #   kwok/  sigs.k8s.io/kwok   -> kwok (fakes kubelets: node heartbeats, pod status)
-# They are three modules so that Go's minimal version selection cannot raise one graph's shared
+#   helmcrds/ github.com/k3s-io/helm-controller -> helmcrds, our program that prints helm-controller's own CRDs
+#          (HelmChart, HelmChartConfig) into .tools/share/helm-controller/crds.yaml for tests/engine/addons
+# They are separate modules so that Go's minimal version selection cannot raise one graph's shared
 # dependencies (grpc, otel, etcd client, k8s.io/*) because of another.
 #
-# Output: <repo>/.tools/bin and <repo>/.tools/share/kwok/stages (gitignored). Always runs `go build`: Go's build cache makes a warm run cheap,
+# Output: <repo>/.tools/bin, <repo>/.tools/share/kwok/stages and <repo>/.tools/share/helm-controller (gitignored). Always runs `go build`: Go's build cache makes a warm run cheap,
 # and a changed go.mod rebuilds exactly what changed. Only the Go module proxy is needed (go mod download).
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
@@ -69,8 +72,17 @@ for pkg in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
   kube_ldflags+=" -X '$pkg.gitVersion=$kube_ver' -X '$pkg.gitMajor=$kube_major' -X '$pkg.gitMinor=$kube_minor'"
   kube_ldflags+=" -X '$pkg.gitTreeState=clean' -X '$pkg.buildDate=1970-01-01T00:00:00Z'"
 done
-for c in kube-apiserver kube-controller-manager kube-scheduler; do
+for c in kube-apiserver kube-controller-manager kube-scheduler kubectl; do
   if want "$c"; then
     build k8s k8s.io/kubernetes "k8s.io/kubernetes/cmd/$c" "$c" "$kube_ldflags"
   fi
 done
+
+if want helmcrds; then
+  build helmcrds github.com/k3s-io/helm-controller hybridinfra.local/tools/kube/helmcrds helmcrds
+  share="$root/.tools/share/helm-controller"
+  mkdir -p "$share"
+  "$bin/helmcrds" >"$share/crds.yaml.tmp" || { rm -f "$share/crds.yaml.tmp"; echo "build.sh: helmcrds failed" >&2; exit 1; }
+  mv -f "$share/crds.yaml.tmp" "$share/crds.yaml"
+  echo "   $share/crds.yaml"
+fi

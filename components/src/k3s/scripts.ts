@@ -221,12 +221,28 @@ export function renderNodeReadyScript(o: { nodeName: string; labels: Readonly<Re
     ].join("\n");
 }
 
+/** How long node removal lets `kubectl drain` wait for evictions (PodDisruptionBudgets) by default. */
+export const DEFAULT_DRAIN_TIMEOUT_SECONDS = 300;
+
+/**
+ * The `kubectl` arguments node removal runs, in order: drain the node, then delete its Node object. Shared by
+ * {@link renderNodeRemoveScript} (which passes the quoted shell variable `"$k3s_node"` as `node`) and the
+ * control-plane test that runs the same drain with a real kubectl; `node` is inserted verbatim.
+ */
+export function nodeRemovalKubectlArgs(node: string, drainTimeoutSeconds = DEFAULT_DRAIN_TIMEOUT_SECONDS): { drain: string[]; deleteNode: string[] } {
+    return {
+        drain: ["drain", node, "--ignore-daemonsets", "--delete-emptydir-data", `--timeout=${drainTimeoutSeconds}s`],
+        deleteNode: ["delete", "node", node, "--timeout=120s"],
+    };
+}
+
 /**
  * Delete of the k3s-node step, run on the first server before the node's own uninstall (the step depends on
  * the node's install step, and Pulumi deletes dependents first): drain, then delete the Node object.
  */
 export function renderNodeRemoveScript(o: { nodeName: string; drainTimeoutSeconds?: number }): string {
-    const timeout = o.drainTimeoutSeconds ?? 300;
+    const timeout = o.drainTimeoutSeconds ?? DEFAULT_DRAIN_TIMEOUT_SECONDS;
+    const kubectl = nodeRemovalKubectlArgs('"$k3s_node"', timeout);
     return [
         K3S_PATH,
         `k3s_node=${shellQuote(o.nodeName)}`,
@@ -234,10 +250,10 @@ export function renderNodeRemoveScript(o: { nodeName: string; drainTimeoutSecond
         '  hi_warn "k3s is not installed on this server; node $k3s_node cannot be drained here"',
         'elif k3s kubectl get node "$k3s_node" >/dev/null 2>&1; then',
         '  hi_log "draining $k3s_node"',
-        `  if ! k3s kubectl drain "$k3s_node" --ignore-daemonsets --delete-emptydir-data --timeout=${timeout}s; then`,
+        `  if ! k3s kubectl ${kubectl.drain.join(" ")}; then`,
         `    hi_warn "drain of $k3s_node did not finish within ${timeout}s (node unreachable or a PodDisruptionBudget blocks it); deleting the Node anyway"`,
         "  fi",
-        '  k3s kubectl delete node "$k3s_node" --timeout=120s',
+        `  k3s kubectl ${kubectl.deleteNode.join(" ")}`,
         "  HI_CHANGED=1",
         "else",
         '  hi_log "node $k3s_node is not in the cluster (already removed)"',
