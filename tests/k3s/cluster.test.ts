@@ -190,7 +190,7 @@ describe("K3sCluster: 1 server + 2 agents (mock engine)", () => {
         assert.match(extractProgram(node.inputs.create), /k3s kubectl wait --for=condition=Ready "node\/\$k3s_node"/);
         const install = rec.byName("c-home-pc-k3s-install");
         assert.equal(install.inputs.connection.host, "192.168.50.20");
-        assert.match(extractProgram(install.inputs.create), /K3S_WANT_VERSION=v1\.31\.4\+k3s1/);
+        assert.match(extractProgram(install.inputs.create), /K3S_WANT_VERSION=v1\.36\.1\+k3s1/);
     });
 
     it("removing an agent drops exactly its steps, whose deletes drain, delete the Node and uninstall", async () => {

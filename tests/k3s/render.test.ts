@@ -256,9 +256,9 @@ describe("k3s host scripts", () => {
     it("installs with no CLI flags, only the installer's env, and skips/restarts from facts", () => {
         const s = renderInstallScript({ role: NodeRole.Server, install });
         assertSnapshot("install-server.sh", s);
-        assert.match(s, /env INSTALL_K3S_EXEC="\$K3S_ROLE" INSTALL_K3S_VERSION=v1\.31\.4\+k3s1 sh "\$k3s_installer"/);
+        assert.match(s, /env INSTALL_K3S_EXEC="\$K3S_ROLE" INSTALL_K3S_VERSION=v1\.36\.1\+k3s1 sh "\$k3s_installer"/);
         assert.ok(!/sh "\$k3s_installer" -/.test(s) && !s.includes("sh -s -"), "no flags after the installer");
-        assert.match(s, /K3S_WANT_VERSION=v1\.31\.4\+k3s1/);
+        assert.match(s, /K3S_WANT_VERSION=v1\.36\.1\+k3s1/);
         assert.match(s, /k3s --version/);
         assert.match(s, /elif \[ "\$want_sum" != "\$have_sum" \]; then\n {2}hi_log "\/etc\/rancher\/k3s\/config.yaml changed since \$K3S_SERVICE last started: restarting \$K3S_SERVICE"/);
         assert.match(s, /hi_log "k3s \$k3s_installed is installed and running with the current config.yaml"/);

@@ -35,12 +35,12 @@ const cases: [string, K3sClusterArgs, string][] = [
     [
         "an unknown k3s flag in the extra args (with the nearest known flag)",
         { ...base, nodes: [s1], kubeletArgs: ["node-status-update-frequncy=4s"] },
-        'k3s.kubeletArgs[0]: unknown kubelet flag "node-status-update-frequncy" in "node-status-update-frequncy=4s" (checked against Kubernetes v1.31 as embedded by k3s). Fix: did you mean "node-status-update-frequency"? Write it as "node-status-update-frequency=4s"',
+        'k3s.kubeletArgs[0]: unknown kubelet flag "node-status-update-frequncy" in "node-status-update-frequncy=4s" (checked against Kubernetes v1.36 as embedded by k3s). Fix: did you mean "node-status-update-frequency"? Write it as "node-status-update-frequency=4s"',
     ],
     [
         "an unknown flag with no near match",
         { ...base, nodes: [s1], kubeletArgs: ["max-pods=100", "--zzzz-qqq=1"] },
-        'k3s.kubeletArgs[1]: unknown kubelet flag "zzzz-qqq" in "--zzzz-qqq=1" (checked against Kubernetes v1.31 as embedded by k3s). Fix: use a flag listed by `kubelet --help`, written as name=value',
+        'k3s.kubeletArgs[1]: unknown kubelet flag "zzzz-qqq" in "--zzzz-qqq=1" (checked against Kubernetes v1.36 as embedded by k3s). Fix: use a flag listed by `kubelet --help`, written as name=value',
     ],
     [
         "the removed pod-eviction-timeout",
@@ -54,8 +54,8 @@ const cases: [string, K3sClusterArgs, string][] = [
     ],
     [
         "a version string that is not a k3s version",
-        { ...base, nodes: [s1], version: "v1.31.4" },
-        'k3s.version: is not a k3s version, got "v1.31.4". Fix: use a k3s release tag such as "v1.31.4+k3s1" (see https://github.com/k3s-io/k3s/releases), or remove it and set the channel',
+        { ...base, nodes: [s1], version: "v1.36.1" },
+        'k3s.version: is not a k3s version, got "v1.36.1". Fix: use a k3s release tag such as "v1.36.1+k3s1" (see https://github.com/k3s-io/k3s/releases), or remove it and set the channel',
     ],
     [
         "an unknown role",
@@ -100,7 +100,7 @@ describe("validateK3sCluster", () => {
         assert.equal(planK3s({ ...base, nodes: [s1] }).datastore, Datastore.Sqlite);
         assert.equal(planK3s({ ...base, nodes: [s1, s2, server("tokyo-3", "10.100.0.3")] }).datastore, Datastore.Etcd);
         assert.deepEqual(planK3s({ ...base, nodes: [s1] }).install, { channel: "stable" });
-        assert.deepEqual(planK3s({ ...base, nodes: [s1], version: "v1.31.4+k3s1" }).install, { version: "v1.31.4+k3s1" });
+        assert.deepEqual(planK3s({ ...base, nodes: [s1], version: "v1.36.1+k3s1" }).install, { version: "v1.36.1+k3s1" });
     });
 });
 

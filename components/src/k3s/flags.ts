@@ -3,10 +3,19 @@
  * every flag a user passes through the `*-arg` lists.
  *
  * k3s lists (`K3S_FLAGS_VERSION`): the `k3s server` / `k3s agent` CLI of k3s v1.31 (docs.k3s.io/cli/server,
- * docs.k3s.io/cli/agent, cross-checked against pkg/cli/cmds/{server,agent}.go). Short aliases (`-t`, `-s`, …)
- * are omitted because config.yaml uses the long names. The kubelet list is also Kubernetes v1.31: kubelet is
- * not built by tools/kube, so nothing here checks it against a binary. Flags removed before v1.31 (e.g.
- * `pod-eviction-timeout`, removed in v1.27) are absent on purpose.
+ * docs.k3s.io/cli/agent, cross-checked against pkg/cli/cmds/{server,agent}.go), plus the names k3s added
+ * between v1.31 and v1.36, each from its k3s pull request: `secrets-encryption-provider` (server,
+ * k3s-io/k3s#12021), `etcd-s3-retention` (server, k3s-io/k3s#12669). The k3s v1.36.1+k3s1 source itself could
+ * not be read here (its repository snapshot is larger than the fetch limit and the Go module proxy does not
+ * serve k3s tags), so a flag k3s removed after v1.31 would still be accepted: that is why K3S_FLAGS_VERSION
+ * stays "v1.31" instead of claiming a v1.36 list. `disable-agent` (server) and the agent's `bind-address`,
+ * `enable-pprof` and `disable-apiserver-lb` were missing from the v1.31 reading and are added from the
+ * docs' `k3s server --help` / `k3s agent --help` listings and agent.go. Short aliases (`-t`, `-s`, …) are omitted because
+ * config.yaml uses the long names.
+ *
+ * kubelet list (`KUBELET_FLAGS_VERSION`): Kubernetes v1.36, see KUBELET_FLAGS. Flags removed before v1.36
+ * (`pod-eviction-timeout`, a kube-controller-manager flag removed in v1.27; kubelet's `cloud-config`,
+ * `pod-infra-container-image`, `register-schedulable`) are absent on purpose.
  *
  * Kubernetes control plane lists (`KUBE_COMPONENT_FLAGS_VERSION`): kube-apiserver, kube-controller-manager and
  * kube-scheduler of Kubernetes v1.36 (the line k3s v1.36 embeds), exactly the long flags their `--help`
@@ -16,6 +25,9 @@
  * the Kubernetes pin in tools/kube/k8s/go.mod moves.
  */
 export const K3S_FLAGS_VERSION = "v1.31";
+
+/** Kubernetes minor of KUBELET_FLAGS. */
+export const KUBELET_FLAGS_VERSION = "v1.36";
 
 /** Kubernetes minor of KUBE_APISERVER_FLAGS, KUBE_CONTROLLER_MANAGER_FLAGS and KUBE_SCHEDULER_FLAGS. */
 export const KUBE_COMPONENT_FLAGS_VERSION = "v1.36";
@@ -70,7 +82,7 @@ const K3S_COMMON_FLAGS = [
     "prefer-bundled-bin",
 ] as const;
 
-/** `k3s server` flags (k3s v1.31). */
+/** `k3s server` flags (k3s v1.31 plus later additions, see the file's docstring). */
 export const K3S_SERVER_FLAGS: readonly string[] = [
     ...K3S_COMMON_FLAGS,
     "bind-address",
@@ -116,6 +128,7 @@ export const K3S_SERVER_FLAGS: readonly string[] = [
     "etcd-snapshot-name",
     "etcd-snapshot-schedule-cron",
     "etcd-snapshot-retention",
+    "etcd-s3-retention",
     "etcd-snapshot-dir",
     "etcd-snapshot-compress",
     "etcd-s3",
@@ -146,40 +159,51 @@ export const K3S_SERVER_FLAGS: readonly string[] = [
     "supervisor-metrics",
     "system-default-registry",
     "secrets-encryption",
+    "secrets-encryption-provider",
     "enable-pprof",
+    "disable-agent",
 ];
 
-/** `k3s agent` flags (k3s v1.31). */
-export const K3S_AGENT_FLAGS: readonly string[] = [...K3S_COMMON_FLAGS];
+/** `k3s agent` flags (k3s v1.31): the common ones and the agent's own `bind-address`, `enable-pprof`, `disable-apiserver-lb`. */
+export const K3S_AGENT_FLAGS: readonly string[] = [...K3S_COMMON_FLAGS, "bind-address", "enable-pprof", "disable-apiserver-lb"];
 
 /** Items `disable:` accepts (k3s v1.31 packaged components). */
 export const K3S_DISABLE_ITEMS: readonly string[] = ["coredns", "servicelb", "traefik", "local-storage", "metrics-server", "runtimes"];
 
-/** kubelet flags (Kubernetes v1.31; kubelet is not built by tools/kube, so this list is not checked against a binary), for `kubelet-arg`. */
+/**
+ * kubelet flags (Kubernetes v1.36), for `kubelet-arg`: the long flags `kubelet --help` prints (deprecated ones
+ * included, since kubelet's help lists them), less `help` and `version`. Read once from a kubelet built from
+ * k8s.io/kubernetes v1.36.3 (cmd/kubelet); tools/kube/build.sh does not build kubelet, so
+ * tests/controlplane/flags.test.ts checks this list only where a kubelet binary exists in .tools/bin.
+ */
 export const KUBELET_FLAGS: readonly string[] = [
     "address",
     "allowed-unsafe-sysctls",
     "anonymous-auth",
+    "application-metrics-count-limit",
     "authentication-token-webhook",
     "authentication-token-webhook-cache-ttl",
     "authorization-mode",
     "authorization-webhook-cache-authorized-ttl",
     "authorization-webhook-cache-unauthorized-ttl",
+    "boot-id-file",
     "bootstrap-kubeconfig",
     "cert-dir",
     "cgroup-driver",
     "cgroup-root",
     "cgroups-per-qos",
     "client-ca-file",
-    "cloud-config",
     "cloud-provider",
     "cluster-dns",
     "cluster-domain",
     "config",
     "config-dir",
+    "container-hints",
     "container-log-max-files",
     "container-log-max-size",
     "container-runtime-endpoint",
+    "containerd",
+    "containerd-namespace",
     "contention-profiling",
     "cpu-cfs-quota",
     "cpu-cfs-quota-period",
@@ -188,10 +212,13 @@ export const KUBELET_FLAGS: readonly string[] = [
     "cpu-manager-reconcile-period",
     "enable-controller-attach-detach",
     "enable-debugging-handlers",
+    "enable-load-reader",
     "enable-server",
     "enforce-node-allocatable",
     "event-burst",
     "event-qps",
+    "event-storage-age-limit",
+    "event-storage-event-limit",
     "eviction-hard",
     "eviction-max-pod-grace-period",
     "eviction-minimum-reclaim",
@@ -201,13 +228,16 @@ export const KUBELET_FLAGS: readonly string[] = [
     "exit-on-lock-contention",
     "experimental-allocatable-ignore-eviction",
     "experimental-mounter-path",
+    "fail-cgroupv1",
     "fail-swap-on",
     "feature-gates",
     "file-check-frequency",
+    "global-housekeeping-interval",
     "hairpin-mode",
     "healthz-bind-address",
     "healthz-port",
     "hostname-override",
+    "housekeeping-interval",
     "http-check-frequency",
     "image-credential-provider-bin-dir",
     "image-credential-provider-config",
@@ -224,17 +254,21 @@ export const KUBELET_FLAGS: readonly string[] = [
     "kubelet-cgroups",
     "local-storage-capacity-isolation",
     "lock-file",
+    "log-cadvisor-usage",
     "log-flush-frequency",
     "log-json-info-buffer-size",
     "log-json-split-stream",
     "log-text-info-buffer-size",
     "log-text-split-stream",
     "logging-format",
+    "machine-id-file",
     "make-iptables-util-chains",
     "manifest-url",
     "manifest-url-header",
     "max-open-files",
     "max-pods",
+    "maximum-dead-containers",
+    "maximum-dead-containers-per-container",
     "memory-manager-policy",
     "minimum-container-ttl-duration",
     "minimum-image-ttl-duration",
@@ -244,7 +278,6 @@ export const KUBELET_FLAGS: readonly string[] = [
     "node-status-update-frequency",
     "oom-score-adj",
     "pod-cidr",
-    "pod-infra-container-image",
     "pod-manifest-path",
     "pod-max-pids",
     "pods-per-core",
@@ -254,7 +287,6 @@ export const KUBELET_FLAGS: readonly string[] = [
     "qos-reserved",
     "read-only-port",
     "register-node",
-    "register-schedulable",
     "register-with-taints",
     "registry-burst",
     "registry-qps",

@@ -65,7 +65,7 @@ export interface K3sAirgapArgs {
 /** Where k3s comes from. */
 export interface K3sInstallArgs {
     /**
-     * Exact k3s release, e.g. `v1.31.4+k3s1`. Changing it upgrades servers one at a time, then agents.
+     * Exact k3s release, e.g. `v1.36.1+k3s1`. Changing it upgrades servers one at a time, then agents.
      * @default none (the channel decides, and an installed k3s is left as it is)
      */
     readonly version?: string;
@@ -90,7 +90,7 @@ export interface K3sInstallArgs {
 /** Cluster-wide k3s settings, shared by `K3sClusterArgs` and the cluster spec. */
 export interface K3sSettingsArgs {
     /**
-     * Exact k3s release, e.g. `v1.31.4+k3s1`. Changing it upgrades servers one at a time, then agents.
+     * Exact k3s release, e.g. `v1.36.1+k3s1`. Changing it upgrades servers one at a time, then agents.
      * @default none (the channel decides)
      */
     readonly version?: string;
@@ -199,7 +199,7 @@ export const K3S_API_PORT = 6443;
 export const VXLAN_OVERHEAD = 50;
 export const REGION_LABEL = "topology.kubernetes.io/region";
 
-/** `v1.31.4+k3s1`, also release candidates such as `v1.32.0-rc1+k3s1`. */
+/** `v1.36.1+k3s1`, also release candidates such as `v1.32.0-rc1+k3s1`. */
 export const K3S_VERSION_RE = /^v(\d+)\.(\d+)\.(\d+)(-rc\d+)?\+k3s(\d+)$/;
 
 /** True for a literal IPv4 or IPv6 address. */

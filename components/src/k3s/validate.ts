@@ -1,7 +1,7 @@
 import { HybridInfraConfigError, nearest, showValue } from "../util/errors";
 import { validateSshHosts } from "../host/model";
 import { FAILOVER_FLAGS } from "./failover";
-import { K3S_DISABLE_ITEMS, K3S_FLAGS_VERSION, KUBE_APISERVER_FLAGS, KUBE_CONTROLLER_MANAGER_FLAGS, KUBELET_FLAGS } from "./flags";
+import { K3S_DISABLE_ITEMS, KUBE_APISERVER_FLAGS, KUBE_COMPONENT_FLAGS_VERSION, KUBE_CONTROLLER_MANAGER_FLAGS, KUBELET_FLAGS, KUBELET_FLAGS_VERSION } from "./flags";
 import { Datastore, FailoverProfile, isIp, K3S_VERSION_RE, K3sClusterArgs, K3sInstallArgs, K3sNodeArgs, NodeRole } from "./model";
 
 /** Which Kubernetes component an extra-arg list goes to. */
@@ -16,6 +16,13 @@ const FLAGS_OF: Record<ArgTarget, readonly string[]> = {
     [ArgTarget.Kubelet]: KUBELET_FLAGS,
     [ArgTarget.KubeControllerManager]: KUBE_CONTROLLER_MANAGER_FLAGS,
     [ArgTarget.KubeApiServer]: KUBE_APISERVER_FLAGS,
+};
+
+/** The Kubernetes minor each list was read from. */
+const FLAGS_VERSION_OF: Record<ArgTarget, string> = {
+    [ArgTarget.Kubelet]: KUBELET_FLAGS_VERSION,
+    [ArgTarget.KubeControllerManager]: KUBE_COMPONENT_FLAGS_VERSION,
+    [ArgTarget.KubeApiServer]: KUBE_COMPONENT_FLAGS_VERSION,
 };
 
 const PROFILE_FLAGS_OF: Record<ArgTarget, readonly string[]> = {
@@ -71,7 +78,7 @@ export function validateExtraArgs(args: readonly string[] | undefined, target: A
             const guess = nearest(name, FLAGS_OF[target]);
             throw new HybridInfraConfigError(
                 at,
-                `unknown ${target} flag ${JSON.stringify(name)} in ${showValue(arg)} (checked against Kubernetes ${K3S_FLAGS_VERSION} as embedded by k3s)`,
+                `unknown ${target} flag ${JSON.stringify(name)} in ${showValue(arg)} (checked against Kubernetes ${FLAGS_VERSION_OF[target]} as embedded by k3s)`,
                 guess !== undefined
                     ? `did you mean ${JSON.stringify(guess)}? Write it as ${JSON.stringify(`${guess}=${value}`)}`
                     : `use a flag listed by \`${target} --help\`, written as name=value`,
@@ -93,7 +100,7 @@ export function validateInstall(install: K3sInstallArgs, path: string): void {
         throw new HybridInfraConfigError(
             `${path}.version`,
             `is not a k3s version, got ${showValue(install.version)}`,
-            'use a k3s release tag such as "v1.31.4+k3s1" (see https://github.com/k3s-io/k3s/releases), or remove it and set the channel',
+            'use a k3s release tag such as "v1.36.1+k3s1" (see https://github.com/k3s-io/k3s/releases), or remove it and set the channel',
         );
     }
     if (install.version !== undefined && install.channel !== undefined) {
@@ -104,7 +111,7 @@ export function validateInstall(install: K3sInstallArgs, path: string): void {
         );
     }
     if (install.channel !== undefined && !/^[a-z0-9][a-z0-9.+-]*$/.test(install.channel)) {
-        throw new HybridInfraConfigError(`${path}.channel`, `is not a k3s channel name, got ${showValue(install.channel)}`, 'use "stable", "latest" or a minor line such as "v1.31"');
+        throw new HybridInfraConfigError(`${path}.channel`, `is not a k3s channel name, got ${showValue(install.channel)}`, 'use "stable", "latest" or a minor line such as "v1.36"');
     }
     if (install.mirrorUrl !== undefined) {
         let ok = false;

@@ -1,6 +1,6 @@
 K3S_ROLE=server
 K3S_SERVICE=k3s
-K3S_WANT_VERSION=v1.31.4+k3s1
+K3S_WANT_VERSION=v1.36.1+k3s1
 K3S_INSTALLER_URL=https://get.k3s.io
 PATH="/usr/local/bin:$PATH"
 [ -f /etc/rancher/k3s/config.yaml ] || hi_fail "/etc/rancher/k3s/config.yaml is missing (the k3s-config step must run first); nothing was changed"
@@ -27,7 +27,7 @@ if [ -n "$k3s_reason" ]; then
   k3s_installer="$(mktemp "${TMPDIR:-/tmp}/k3s-install.XXXXXX")"
   HI_TMPFILES+=("$k3s_installer")
   curl -sfL --retry 3 -o "$k3s_installer" "$K3S_INSTALLER_URL" || hi_fail "could not download the k3s installer from $K3S_INSTALLER_URL"
-  env INSTALL_K3S_EXEC="$K3S_ROLE" INSTALL_K3S_VERSION=v1.31.4+k3s1 sh "$k3s_installer"
+  env INSTALL_K3S_EXEC="$K3S_ROLE" INSTALL_K3S_VERSION=v1.36.1+k3s1 sh "$k3s_installer"
   HI_CHANGED=1
 elif [ "$want_sum" != "$have_sum" ]; then
   hi_log "/etc/rancher/k3s/config.yaml changed since $K3S_SERVICE last started: restarting $K3S_SERVICE"
