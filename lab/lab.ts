@@ -20,6 +20,7 @@ import {
     LabHost,
     LabSide,
     LOCK_DIR,
+    OCI_INPUT_RULES,
     ROOT_ADDRESS,
     ROOT_VETH,
     ROUTER_LAN,
@@ -254,6 +255,11 @@ function buildNetwork(): void {
         if (h.forwardedSshPort === undefined) continue;
         ipt("-t", "nat", "-A", "PREROUTING", "-i", "eth0", "-d", ROUTER_PUBLIC, "-p", "tcp", "--dport", String(h.forwardedSshPort), "-j", "DNAT", "--to-destination", `${h.address}:22`);
         ipt("-A", "FORWARD", "-i", "eth0", "-o", "br-lan", "-d", h.address, "-p", "tcp", "--dport", "22", "-m", "conntrack", "--ctstate", "DNAT", "-j", "ACCEPT");
+    }
+    // Hosts whose INPUT ends in REJECT (Oracle Cloud's images), set before any step runs.
+    for (const h of LAB_HOSTS) {
+        if (h.inputEndsInReject !== true) continue;
+        for (const rule of OCI_INPUT_RULES) run("ip", ["netns", "exec", h.netns, "iptables", "-w", "5", ...rule.split(" ")]);
     }
     // The test process's door into the lab: one veth from the machine's namespace onto the internet bridge.
     // Nothing in the lab routes beyond 203.0.113.0/24, and this namespace does not forward for it.

@@ -25,6 +25,12 @@ export interface LabHost {
      * reached directly rather than through a jump host.
      */
     readonly forwardedSshPort?: number;
+    /**
+     * Its INPUT chain ends in REJECT before any step runs, as on Oracle Cloud's images (`OCI_INPUT_RULES`):
+     * established traffic, ICMP, loopback and SSH pass, everything else is rejected. Proves that the overlay
+     * steps open what k3s needs over the overlay on such hosts (issue 13 §4).
+     */
+    readonly inputEndsInReject?: boolean;
 }
 
 export const INTERNET_CIDR = "203.0.113.0/24";
@@ -39,10 +45,22 @@ export const ROOT_VETH = `${LAB_PREFIX}root`;
 
 export const LAB_HOSTS: readonly LabHost[] = [
     { name: "cloud1", netns: `${LAB_PREFIX}cloud1`, address: "203.0.113.10", side: LabSide.Internet },
-    { name: "cloud2", netns: `${LAB_PREFIX}cloud2`, address: "203.0.113.20", side: LabSide.Internet },
+    { name: "cloud2", netns: `${LAB_PREFIX}cloud2`, address: "203.0.113.20", side: LabSide.Internet, inputEndsInReject: true },
     { name: "home1", netns: `${LAB_PREFIX}home1`, address: "192.168.50.11", side: LabSide.Home, forwardedSshPort: 2211 },
     { name: "home2", netns: `${LAB_PREFIX}home2`, address: "192.168.50.12", side: LabSide.Home },
     { name: "home3", netns: `${LAB_PREFIX}home3`, address: "192.168.50.13", side: LabSide.Home },
+];
+
+/**
+ * The INPUT rules of an Oracle Cloud Linux/Ubuntu image (`iptables -S INPUT` there, less its own
+ * `--sport 123` NTP rule), in order: the last one rejects everything not accepted before it.
+ */
+export const OCI_INPUT_RULES: readonly string[] = [
+    "-A INPUT -m state --state RELATED,ESTABLISHED -j ACCEPT",
+    "-A INPUT -p icmp -j ACCEPT",
+    "-A INPUT -i lo -j ACCEPT",
+    "-A INPUT -p tcp -m state --state NEW -m tcp --dport 22 -j ACCEPT",
+    "-A INPUT -j REJECT --reject-with icmp-host-prohibited",
 ];
 
 /** All namespaces of the lab, in creation order. */

@@ -5,13 +5,13 @@
  */
 import { after, before, describe, it } from "node:test";
 import * as assert from "node:assert/strict";
-import { spawn } from "node:child_process";
+import { ChildProcess, spawn } from "node:child_process";
 import * as fs from "node:fs";
 import { isDeepStrictEqual } from "node:util";
 import * as pulumi from "@pulumi/pulumi";
-import { OverlayPlan } from "../../components/src/wireguard";
+import { chainNames, OverlayPlan } from "../../components/src/wireguard";
 import { acquireLabLock, inHost, labDown, labHostState, labLeftovers, labNetnsIds, labPids, LabState, labUnavailableReason, labUp } from "../../lab/lab";
-import { STATE_DIR } from "../../lab/topology";
+import { LAB_HOSTS, labHost, OCI_INPUT_RULES, STATE_DIR } from "../../lab/topology";
 import { record } from "../harness/mocks";
 import { Action, describeFailures, planRun, runPlan, Step, stepsFromRecording, StepStatus } from "./runner";
 import { labHosts, MESH_NAME, PROBE_FILE, probeProgram, runLabStack } from "./scenario";
@@ -181,6 +181,64 @@ if (unavailable !== undefined && required) {
                 );
             }
 
+            // --- host firewall (issue 13 §4): cloud2's INPUT ends in REJECT, as on Oracle Cloud's images ---
+            const rejectHost = LAB_HOSTS.find((h) => h.inputEndsInReject === true)!.name;
+            const inputChain = chainNames("wg0").input;
+            const inputRules = (h: string) => sh(h, "iptables -S INPUT").stdout.trim().split("\n");
+            /** What k3s needs between nodes (docs.k3s.io/installation/requirements), one TCP and one UDP port of each kind. */
+            const k3sPorts = [
+                { proto: "tcp", port: 6443 },
+                { proto: "tcp", port: 10250 },
+                { proto: "udp", port: 8472 },
+            ] as const;
+
+            /** Listeners on the k3s ports inside a host (its network namespace), answering "hybridinfra-lab <port>". */
+            async function listen(h: string): Promise<ChildProcess> {
+                const program = [
+                    'const net = require("node:net"), dgram = require("node:dgram");',
+                    "let up = 0; const ready = () => { if (++up === 3) console.log(\"ready\"); };",
+                    "for (const p of [6443, 10250]) net.createServer((s) => s.end(`hybridinfra-lab ${p}\\n`)).listen(p, \"0.0.0.0\", ready);",
+                    'const u = dgram.createSocket("udp4");',
+                    "u.on(\"message\", (m, r) => u.send(\"hybridinfra-lab 8472\\n\", r.port, r.address));",
+                    "u.bind(8472, \"0.0.0.0\", ready);",
+                ].join("\n");
+                const child = spawn("nsenter", ["-t", String(host(h).holderPid), "-m", "-u", "-n", "--", process.execPath, "-e", program], { stdio: ["ignore", "pipe", "pipe"] });
+                let out = "";
+                await new Promise<void>((resolve, reject) => {
+                    const guard = setTimeout(() => reject(new Error(`listeners in ${h} not ready: ${out}`)), 20_000);
+                    child.stdout!.on("data", (d: Buffer) => {
+                        out += d.toString();
+                        if (out.includes("ready")) {
+                            clearTimeout(guard);
+                            resolve();
+                        }
+                    });
+                    child.stderr!.on("data", (d: Buffer) => (out += d.toString()));
+                    child.on("exit", (code) => {
+                        clearTimeout(guard);
+                        reject(new Error(`listeners in ${h} exited (${code}): ${out}`));
+                    });
+                });
+                return child;
+            }
+            async function stop(child: ChildProcess): Promise<void> {
+                if (child.exitCode !== null) return;
+                const done = new Promise<void>((r) => child.on("exit", () => r()));
+                child.kill("SIGTERM");
+                await done;
+            }
+
+            /** Connects from one host to address:port (bash's /dev/tcp, /dev/udp) and reads one line: the answer, or the error. */
+            function reach(from: string, address: string, p: (typeof k3sPorts)[number]): { ok: boolean; out: string } {
+                const io = p.proto === "tcp" ? `exec 3<>/dev/tcp/${address}/${p.port}` : `exec 3<>/dev/udp/${address}/${p.port} && echo hi >&3`;
+                const r = sh(from, `timeout 5 bash -c '${io} && head -n 1 <&3' 2>&1`);
+                return { ok: r.status === 0, out: r.stdout.trim() };
+            }
+
+            it(`${rejectHost}'s INPUT ends in REJECT before any step runs (Oracle Cloud's image rules)`, () => {
+                assert.deepEqual(inputRules(rejectHost), ["-P INPUT ACCEPT", ...OCI_INPUT_RULES]);
+            });
+
             it("lab up, overlay steps: every host pings every other (home to home through the hub); the hub lists the NAT'd endpoints", async () => {
                 const first = await recordOverlay(false);
                 stepsA = first.steps;
@@ -225,6 +283,52 @@ if (unavailable !== undefined && required) {
                 // And as `pulumi up` sees it: same inputs, nothing to do.
                 const rerecorded = await recordOverlay(false);
                 assert.ok(planRun(stepsA, rerecorded.steps).every((p) => p.action === Action.Same));
+            });
+
+            it(`host firewall: on ${rejectHost} (INPUT ends in REJECT) 6443/tcp, 10250/tcp and 8472/udp pass over wg0 from the hub and from a NAT'd home host; its public address still rejects them, and so does wg0 without our chain`, async () => {
+                // Our chain is first in INPUT; the image's own rules follow, unchanged.
+                assert.deepEqual(inputRules(rejectHost), ["-P INPUT ACCEPT", `-A INPUT -j ${inputChain}`, ...OCI_INPUT_RULES]);
+                assert.deepEqual(sh(rejectHost, `iptables -S ${inputChain}`).stdout.trim().split("\n"), [
+                    `-N ${inputChain}`,
+                    `-A ${inputChain} -i wg0 -j ACCEPT`,
+                    `-A ${inputChain} -s 10.42.0.0/16 -j ACCEPT`,
+                    `-A ${inputChain} -s 10.43.0.0/16 -j ACCEPT`,
+                    `-A ${inputChain} -p udp -m udp --dport 51820 -j ACCEPT`,
+                ]);
+                const listener = await listen(rejectHost);
+                try {
+                    const observed: string[] = [];
+                    for (const from of ["cloud1", "home1"]) {
+                        for (const p of k3sPorts) {
+                            const r = reach(from, addr(rejectHost), p);
+                            observed.push(`${from} -> ${rejectHost} ${addr(rejectHost)}:${p.port}/${p.proto} over wg0: ${r.out}`);
+                            assert.deepEqual(r, { ok: true, out: `hybridinfra-lab ${p.port}` }, `${from} reaches ${p.port}/${p.proto} on ${rejectHost} over wg0`);
+                        }
+                    }
+                    // Nothing for k3s is opened on the public interface: the image's REJECT still answers there.
+                    for (const p of k3sPorts) {
+                        const r = reach("cloud1", labHost(rejectHost).address, p);
+                        observed.push(`cloud1 -> ${rejectHost} ${labHost(rejectHost).address}:${p.port}/${p.proto} (public): ${r.out}`);
+                        assert.equal(r.ok, false, `${p.port}/${p.proto} is not open on ${rejectHost}'s public address`);
+                        assert.match(r.out, /No route to host/, "rejected with icmp-host-prohibited");
+                    }
+                    // Without the jump to our chain, the REJECT applies to the overlay too: the chain is what opens it.
+                    sh(rejectHost, `iptables -D INPUT -j ${inputChain}`);
+                    try {
+                        for (const p of k3sPorts) {
+                            const r = reach("cloud1", addr(rejectHost), p);
+                            observed.push(`cloud1 -> ${rejectHost} ${addr(rejectHost)}:${p.port}/${p.proto} over wg0, our chain unhooked: ${r.out}`);
+                            assert.equal(r.ok, false, `${p.port}/${p.proto} is rejected over wg0 without our chain`);
+                            assert.match(r.out, /No route to host/);
+                        }
+                    } finally {
+                        sh(rejectHost, `iptables -I INPUT 1 -j ${inputChain}`);
+                    }
+                    assert.deepEqual(inputRules(rejectHost), ["-P INPUT ACCEPT", `-A INPUT -j ${inputChain}`, ...OCI_INPUT_RULES]);
+                    console.log(observed.join("\n"));
+                } finally {
+                    await stop(listener);
+                }
             });
 
             it("adding home3 runs only the predicted steps (hub config), restarts no interface and drops no packet", async () => {
@@ -312,6 +416,30 @@ if (unavailable !== undefined && required) {
                 assert.ok(!sh("cloud1", "wg show wg0 peers").stdout.includes(home2Key), "the hub no longer lists home2");
                 plan = next.plan;
                 await converge(["cloud1", "cloud2", "home1", "home3"], "home2 removed");
+                stepsA = next.steps;
+            });
+
+            it(`removing ${rejectHost} deletes its firewall chain: INPUT holds the image's rules only`, async () => {
+                const next = await recordOverlay(true, ["home2", rejectHost]);
+                const allResults = await runPlan(planRun(stepsA, next.steps));
+                assert.equal(describeFailures(allResults), "");
+                assert.deepEqual(
+                    ran(allResults)
+                        .filter((r) => overlayStep(r.name))
+                        .map((r) => [r.action, r.name])
+                        .sort(),
+                    [
+                        [Action.Update, `${MESH_NAME}-cloud1-wg-config`],
+                        [Action.Delete, `${MESH_NAME}-${rejectHost}-wg-config`],
+                        [Action.Delete, `${MESH_NAME}-${rejectHost}-wg-install`],
+                    ].sort(),
+                );
+                const del = allResults.find((r) => r.name === `${MESH_NAME}-${rejectHost}-wg-config`)!;
+                assert.match(del.stdout, new RegExp(`removed iptables chain filter/${inputChain}`));
+                assert.deepEqual(inputRules(rejectHost), ["-P INPUT ACCEPT", ...OCI_INPUT_RULES], "only the image's own rules are left");
+                assert.notEqual(sh(rejectHost, `iptables -S ${inputChain}`).status, 0, `${inputChain} is gone`);
+                plan = next.plan;
+                await converge(["cloud1", "home1", "home3"], `${rejectHost} removed`);
                 stepsA = next.steps;
             });
         });
