@@ -175,7 +175,7 @@ describe("K3sCluster: 1 server + 2 agents (mock engine)", () => {
         const internals = k3sClusterInternals(cluster);
         assert.equal((await settle(internals.kubeconfig)).value, kc.value);
         assert.equal((await settle(cluster.apiEndpoint)).value, "https://203.0.113.10:6443");
-        assert.equal((await settle(cluster.failoverBoundSeconds)).value, 358);
+        assert.equal((await settle(cluster.failoverBoundSeconds)).value, 368, "default profile, two agents at home: 358 s + 10 s for the second node (upstream eviction rate 0.1 per second)");
     });
 
     it("agents join the first server over the overlay; node steps run on the first server", async () => {

@@ -203,12 +203,15 @@ describe("failover profiles", () => {
         assert.equal(fast.boundSeconds, 20 + 2 + 20 + RESCHEDULE_SECONDS);
         assert.equal(fast.boundSeconds, 45, "seed 004's target");
         assert.deepEqual(fast.kubeletArgs, ["node-status-update-frequency=4s"]);
-        assert.deepEqual(fast.kubeControllerManagerArgs, ["node-monitor-grace-period=20s", "node-monitor-period=2s"]);
+        assert.deepEqual(fast.kubeControllerManagerArgs, ["node-monitor-grace-period=20s", "node-monitor-period=2s", "node-eviction-rate=1"]);
         assert.deepEqual(fast.kubeApiServerArgs, ["default-not-ready-toleration-seconds=20", "default-unreachable-toleration-seconds=20"]);
         const lossy = failoverTimings(FailoverProfile.LossyLink);
         assert.deepEqual(lossy.kubeletArgs, ["node-status-update-frequency=1m"]);
         assert.deepEqual(lossy.kubeControllerManagerArgs, ["node-monitor-grace-period=5m", "node-monitor-period=5s"]);
         assert.equal(failoverTimings(FailoverProfile.Default).boundSeconds, 358);
+        // A dark site's nodes are tainted one per 1/rate seconds: upstream 10 s each, fast 1 s each.
+        assert.equal(failoverTimings(FailoverProfile.Default, 3).boundSeconds, 358 + 20);
+        assert.equal(failoverTimings(FailoverProfile.Fast, 3).boundSeconds, 45 + 2);
         assert.ok(lossy.boundSeconds > failoverTimings(FailoverProfile.Default).boundSeconds);
     });
 

@@ -179,6 +179,13 @@ export function planKubeconfigEndpoint(args: Pick<K3sClusterArgs, "nodes" | "kub
     return { kubeconfigEndpoint: reached.publicAddress ?? reached.address, kubeconfigEndpointOwner: reached.name };
 }
 
+/** Nodes in the most populous location (a location is one eviction zone: see `failoverTimings`). */
+function largestSite(nodes: readonly { location: string }[]): number {
+    const count = new Map<string, number>();
+    for (const n of nodes) count.set(n.location, (count.get(n.location) ?? 0) + 1);
+    return Math.max(1, ...count.values());
+}
+
 /** Validates and plans a cluster. Pure (throws HybridInfraConfigError on bad input). */
 export function planK3s(args: K3sClusterArgs): K3sPlan {
     validateK3sCluster(args);
@@ -226,7 +233,7 @@ export function planK3s(args: K3sClusterArgs): K3sPlan {
             ...(args.mirrorUrl !== undefined ? { mirrorUrl: args.mirrorUrl.replace(/\/+$/, "") } : {}),
             ...(args.airgap !== undefined ? { airgap: args.airgap } : {}),
         },
-        timings: failoverTimings(args.failoverProfile ?? FailoverProfile.Default),
+        timings: failoverTimings(args.failoverProfile ?? FailoverProfile.Default, largestSite(args.nodes)),
         ...(kubeconfigEndpoint !== undefined ? { kubeconfigEndpoint } : {}),
         ...(kubeconfigEndpointOwner !== undefined ? { kubeconfigEndpointOwner } : {}),
         warnings,

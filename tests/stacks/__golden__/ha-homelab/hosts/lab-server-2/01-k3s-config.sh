@@ -193,6 +193,7 @@ kubelet-arg:
 kube-controller-manager-arg:
   - "node-monitor-grace-period=20s"
   - "node-monitor-period=2s"
+  - "node-eviction-rate=1"
 kube-apiserver-arg:
   - "default-not-ready-toleration-seconds=20"
   - "default-unreachable-toleration-seconds=20"

@@ -170,7 +170,7 @@ hi_done() {
 }
 # --- end of prelude ---
 hi_detect
-# config.yaml revision fa14d59cdefb8c5c: a config change re-runs this step
+# config.yaml revision 7a53a9a91d1c68d0: a config change re-runs this step
 K3S_ROLE=server
 K3S_SERVICE=k3s
 K3S_WANT_VERSION=''
