@@ -240,8 +240,16 @@ describe("§1 overlapping address plans and absurd counts", () => {
         const c = good();
         c.hosts[1].ssh.host = "10.100.0.5";
         rejects(c, [
-            'hosts[1].ssh.host: is "10.100.0.5", inside overlay.cidr (10.100.0.0/24): once the overlay is up, that address is routed into the WireGuard tunnel, so pulumi up can no longer reach "home" over SSH. Fix: set overlay.cidr to a block that holds no SSH address, e.g. 10.101.0.0/24, or reach the host at another address',
+            'hosts[1].ssh.host: is "10.100.0.5", inside overlay.cidr (10.100.0.0/24) but not the overlay address of "home" (10.100.0.163): once the overlay is up, that address is routed into the WireGuard tunnel, so pulumi up can no longer reach "home" over SSH. Fix: set overlay.cidr to a block that holds no SSH address, e.g. 10.101.0.0/24, or reach the host at another address (from a machine on the overlay: its overlay address 10.100.0.163)',
         ]);
+    });
+
+    it("accepts each host's own overlay address as its SSH address (pulumi up from a machine on the overlay, as the README documents)", () => {
+        const c = good();
+        c.hosts[0].ssh.host = preferredAddress("cloud", "10.100.0.0/24");
+        c.hosts[1].ssh.host = "10.100.0.20";
+        c.hosts[1].overlayAddress = "10.100.0.20";
+        assert.deepEqual(problemsOf(c), []);
     });
 
     it("own example: an SSH address inside the pod CIDR (k3s.clusterCidr), under Tailscale too", () => {

@@ -315,19 +315,33 @@ function addressProblems(spec: ConsistencySpec, kind: string, overlay: Ipv4Cidr 
         { path: "k3s.clusterCidr", given: spec.k3s?.clusterCidr !== undefined, block: pod, after: "k3s runs, that address is routed to pods", candidates: ["10.42.0.0", "10.52.0.0", "10.62.0.0", "172.26.0.0"] },
         { path: "k3s.serviceCidr", given: spec.k3s?.serviceCidr !== undefined, block: svc, after: "k3s runs, that address is routed to services", candidates: ["10.43.0.0", "10.53.0.0", "10.63.0.0", "172.27.0.0"] },
     ];
+    // A host's own overlay address is a valid SSH address once the overlay is up, for pulumi up run from a
+    // machine on the overlay (README, "How `pulumi up` reaches your hosts"); any other address in the block is not.
+    let planned: Record<string, string> = {};
+    if (overlay !== undefined) {
+        try {
+            planned = planOverlayAddresses(spec.hosts, overlay.text);
+        } catch {
+            // a bad pin or a full block is reported by the overlay's own validation
+        }
+    }
     for (const b of blocks) {
         if (b.block === undefined) continue;
         const block = b.block;
+        const isOverlay = b.path === "overlay.cidr";
         spec.hosts.forEach((h, i) => {
             const ip = sshIps[i];
             if (ip === undefined || !cidrContains(block, ip)) return;
+            const own = isOverlay ? planned[h.name] : undefined;
+            if (own !== undefined && parseIpv4(own) === ip) return;
             const others = [overlay, pod, svc, ...lans].filter((c): c is Ipv4Cidr => c !== undefined && c.text !== block.text);
             const free = freeBlock(b.candidates, block.prefix, avoid, others);
             out.push(
                 new HybridInfraConfigError(
                     `hosts[${i}].ssh.host`,
-                    `is ${q(h.ssh.host)}, inside ${b.path} (${block.text}${b.given ? "" : ", the default"}): once ${b.after}, so pulumi up can no longer reach ${q(h.name)} over SSH`,
-                    `set ${b.path} to a block that holds no SSH address${free !== undefined ? `, e.g. ${free}` : ""}, or reach the host at another address`,
+                    `is ${q(h.ssh.host)}, inside ${b.path} (${block.text}${b.given ? "" : ", the default"})${own !== undefined ? ` but not the overlay address of ${q(h.name)} (${own})` : ""}: once ${b.after}, so pulumi up can no longer reach ${q(h.name)} over SSH`,
+                    `set ${b.path} to a block that holds no SSH address${free !== undefined ? `, e.g. ${free}` : ""}, or reach the host at another address` +
+                        (own !== undefined ? ` (from a machine on the overlay: its overlay address ${own})` : ""),
                 ),
             );
         });
