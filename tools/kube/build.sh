@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Builds the real Kubernetes control plane used by tests/controlplane from Go modules pinned in this folder:
 #   k8s/   k8s.io/kubernetes  -> kube-apiserver, kube-controller-manager, kube-scheduler, kubectl (tests/controlplane/drain
-#          runs our node-removal drain with it; its code is the staging module k8s.io/kubectl, restated in k8s/go.mod)
+#          runs our node-removal drain with it; its code is the staging module k8s.io/kubectl, restated in k8s/go.mod),
+#          kubelet (never run: its --help checks the kubelet-arg names in components/src/k3s/flags.ts)
 #   etcd/  go.etcd.io/etcd/server/v3 -> etcd
 #   kwok/  sigs.k8s.io/kwok   -> kwok (fakes kubelets: node heartbeats, pod status)
 #   helmcrds/ github.com/k3s-io/helm-controller -> helmcrds, our program that prints helm-controller's own CRDs
@@ -72,7 +73,7 @@ for pkg in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
   kube_ldflags+=" -X '$pkg.gitVersion=$kube_ver' -X '$pkg.gitMajor=$kube_major' -X '$pkg.gitMinor=$kube_minor'"
   kube_ldflags+=" -X '$pkg.gitTreeState=clean' -X '$pkg.buildDate=1970-01-01T00:00:00Z'"
 done
-for c in kube-apiserver kube-controller-manager kube-scheduler kubectl; do
+for c in kube-apiserver kube-controller-manager kube-scheduler kubectl kubelet; do
   if want "$c"; then
     build k8s k8s.io/kubernetes "k8s.io/kubernetes/cmd/$c" "$c" "$kube_ldflags"
   fi
