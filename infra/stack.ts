@@ -12,9 +12,10 @@ export const STACKS_DIR = path.join(__dirname, "..", "stacks");
 /** Secret config keys the program reads, with the placeholder used when running offline. */
 export const SECRET_KEYS = ["sshPrivateKey", "tailscaleAuthKey", "datastoreEndpoint", "cloudflareApiToken"] as const;
 
-export function placeholderSecret(key: string): string {
+/** The placeholder for a secret config key; `key` "sshPrivateKey" makes it key-shaped (for any `privateKeyConfig` key, named `name`). */
+export function placeholderSecret(key: string, name = key): string {
     if (key === "sshPrivateKey" || key.startsWith("sshPrivateKey")) {
-        return `-----BEGIN OPENSSH PRIVATE KEY-----\nPLACEHOLDER-${key}-not-a-real-key\n-----END OPENSSH PRIVATE KEY-----\n`;
+        return `-----BEGIN OPENSSH PRIVATE KEY-----\nPLACEHOLDER-${name}-not-a-real-key\n-----END OPENSSH PRIVATE KEY-----\n`;
     }
     if (key === "datastoreEndpoint") return "mysql://k3s:PLACEHOLDER-datastore-password@tcp(192.168.50.5:3306)/k3s";
     return `PLACEHOLDER-${key}-secret-value`;
@@ -40,25 +41,31 @@ export interface LoadedStack {
  * Loads a stack's config and fills every secret the program may read with an obvious placeholder
  * (stack files never hold secrets; see the `pulumi config set --secret` lines at their top).
  */
-export function loadStack(name: string, extra: Record<string, string> = {}): LoadedStack {
-    const file = path.join(STACKS_DIR, `Pulumi.${name}.yaml`);
+export function loadStack(name: string, extra: Record<string, string> = {}, dir = STACKS_DIR): LoadedStack {
+    const file = path.join(dir, `Pulumi.${name}.yaml`);
     if (!fs.existsSync(file)) {
         throw new Error(`no stack ${JSON.stringify(name)}: ${file} does not exist (shipped stacks: ${listStacks().join(", ")})`);
     }
     const doc = (yaml.load(fs.readFileSync(file, "utf8")) ?? {}) as { config?: Record<string, unknown> };
     const config: Record<string, string> = {};
+    // A value `pulumi config set --secret` wrote is `{ secure: <ciphertext> }`: offline it stays unread, and the
+    // key gets the placeholder below like any other secret.
+    const isEncrypted = (v: unknown) => typeof v === "object" && v !== null && Object.keys(v).length === 1 && "secure" in v;
     for (const [k, v] of Object.entries(doc.config ?? {})) {
+        if (isEncrypted(v)) continue;
         const key = k.includes(":") ? k : `${PROJECT}:${k}`;
         config[key] = typeof v === "string" ? v : JSON.stringify(v);
     }
     const secretKeys: string[] = [];
     const cluster = JSON.parse(config[`${PROJECT}:cluster`] ?? "{}") as { hosts?: { ssh?: { privateKeyConfig?: string } }[]; apps?: { secretEnv?: Record<string, string> }[] };
     const wanted = new Set<string>(SECRET_KEYS);
-    for (const h of cluster.hosts ?? []) if (h.ssh?.privateKeyConfig) wanted.add(h.ssh.privateKeyConfig);
+    const keyConfigs = new Set<string>();
+    for (const h of cluster.hosts ?? []) if (h.ssh?.privateKeyConfig) keyConfigs.add(h.ssh.privateKeyConfig);
+    for (const k of keyConfigs) wanted.add(k);
     for (const a of cluster.apps ?? []) for (const k of Object.values(a.secretEnv ?? {})) wanted.add(k);
     for (const k of wanted) {
         const key = `${PROJECT}:${k}`;
-        if (!(key in config)) config[key] = placeholderSecret(k);
+        if (!(key in config)) config[key] = keyConfigs.has(k) ? placeholderSecret("sshPrivateKey", k) : placeholderSecret(k);
         secretKeys.push(key);
     }
     for (const [k, v] of Object.entries(extra)) config[k.includes(":") ? k : `${PROJECT}:${k}`] = v;

@@ -63,6 +63,9 @@ export async function createEngineStack(opts: EngineStackOptions): Promise<Engin
         PULUMI_SKIP_UPDATE_CHECK: "true",
         PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION: "true",
         PULUMI_SKIP_CONFIRMATIONS: "true",
+        // Plugins come from PULUMI_HOME at the exact version the SDK asks for, never from a binary on PATH
+        // (which the CLI would use whatever its version): an SDK/plugin mismatch fails instead of hiding.
+        PULUMI_IGNORE_AMBIENT_PLUGINS: "true",
         PATH: `${path.join(TOOLS_DIR, "bin")}:${process.env.PATH ?? ""}`,
     };
     const stack = await automation.LocalWorkspace.createOrSelectStack(
