@@ -93,8 +93,9 @@ describe("SSH reachability: a private address behind a public jump host in anoth
         };
         const onOverlay = {
             hosts: [
-                { name: "cloud-1", ssh: { host: "10.100.0.1" }, location: "cloud", publicEndpoint: "203.0.113.10", roles: ["hub", "server"] },
-                { name: "home-1", ssh: { host: "10.100.0.2" }, location: "home", roles: ["agent"] },
+                // From a machine on the overlay: each host at its own overlay address (pinned here).
+                { name: "cloud-1", ssh: { host: "10.100.0.1" }, overlayAddress: "10.100.0.1", location: "cloud", publicEndpoint: "203.0.113.10", roles: ["hub", "server"] },
+                { name: "home-1", ssh: { host: "10.100.0.2" }, overlayAddress: "10.100.0.2", location: "home", roles: ["agent"] },
             ],
         };
         for (const cfg of [fromHome, forwardedPort, onOverlay]) assert.deepEqual(configProblems(cfg), []);
