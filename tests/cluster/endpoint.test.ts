@@ -2,21 +2,12 @@
 // declared the user's own; by default it is derived from the first server pulumi up reaches.
 import { describe, it } from "node:test";
 import * as assert from "node:assert/strict";
-import { ConfigValidationError, parseClusterConfig } from "../../infra/config";
+import { configProblems } from "../harness/config";
 import { loadStack } from "../../infra/stack";
 import { runStack } from "../../tools/render-lib";
 import { settle } from "../harness/mocks";
 import { extractProgram } from "../harness/shellcheck";
 
-function configProblems(cfg: unknown): string[] {
-    try {
-        parseClusterConfig(cfg);
-    } catch (e) {
-        assert.ok(e instanceof ConfigValidationError, `not a config error: ${String(e)}`);
-        return [...e.problems];
-    }
-    return [];
-}
 
 const FIX_TAIL = "or use one of the addresses above, or, if it is your own load balancer or DNS name in front of the servers, set k3s.kubeconfigEndpointIsExternal: true";
 

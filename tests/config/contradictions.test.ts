@@ -3,7 +3,8 @@
 // and absurd counts are rejected; every problem is reported at once, each with its exact text.
 import { describe, it } from "node:test";
 import * as assert from "node:assert/strict";
-import { ConfigValidationError, parseClusterConfig } from "../../infra/config";
+import { configProblems } from "../harness/config";
+import { parseClusterConfig } from "../../infra/config";
 import { preferredAddress } from "../../components/src/wireguard";
 
 const CF = { accountId: "0123456789abcdef0123456789abcdef", zoneId: "fedcba9876543210fedcba9876543210" };
@@ -27,18 +28,9 @@ const tailnet = (): any => {
     return c;
 };
 
-function problemsOf(cfg: unknown): string[] {
-    try {
-        parseClusterConfig(cfg);
-    } catch (e) {
-        assert.ok(e instanceof ConfigValidationError, `not a validation error: ${String(e)}`);
-        return [...e.problems];
-    }
-    return [];
-}
 
 function rejects(cfg: unknown, expected: string[]): void {
-    assert.deepEqual(problemsOf(cfg), expected);
+    assert.deepEqual(configProblems(cfg), expected);
 }
 
 const WG_UNDER_TS = (path: string, value: string, why: string) =>
@@ -46,8 +38,8 @@ const WG_UNDER_TS = (path: string, value: string, why: string) =>
 
 describe("§1 fields of the other overlay kind", () => {
     it("the good configs are accepted (baseline)", () => {
-        assert.deepEqual(problemsOf(good()), []);
-        assert.deepEqual(problemsOf(tailnet()), []);
+        assert.deepEqual(configProblems(good()), []);
+        assert.deepEqual(configProblems(tailnet()), []);
     });
 
     it("rejects the issue's WireGuard-only fields under overlay.kind tailscale: mtu, overlayAddress, topology, cidr, presharedKeys", () => {
@@ -182,7 +174,7 @@ describe("§1 Traefik disabled but still routed to", () => {
         const e = good();
         e.k3s.disable = ["servicelb"];
         e.ingress = { mode: "cloudflare-tunnel", cloudflare: CF };
-        assert.deepEqual(problemsOf(e), []);
+        assert.deepEqual(configProblems(e), []);
     });
 });
 
@@ -231,7 +223,7 @@ describe("§1 pins that move other hosts", () => {
         // The pinned host was there first: "home" always derived around it.
         const d = good();
         d.hosts[0].overlayAddress = homeAddr;
-        assert.deepEqual(problemsOf(d), []);
+        assert.deepEqual(configProblems(d), []);
     });
 });
 
@@ -249,7 +241,7 @@ describe("§1 overlapping address plans and absurd counts", () => {
         c.hosts[0].ssh.host = preferredAddress("cloud", "10.100.0.0/24");
         c.hosts[1].ssh.host = "10.100.0.20";
         c.hosts[1].overlayAddress = "10.100.0.20";
-        assert.deepEqual(problemsOf(c), []);
+        assert.deepEqual(configProblems(c), []);
     });
 
     it("own example: an SSH address inside the pod CIDR (k3s.clusterCidr), under Tailscale too", () => {
@@ -285,7 +277,7 @@ describe("§1 overlapping address plans and absurd counts", () => {
         c.apps[0].replicas = 101;
         rejects(c, ["apps[0].replicas: Too big: expected number to be <=100, got 101. Fix: set replicas from 1 to 100 (2 or more to keep serving while a site is down)"]);
         c.apps[0].replicas = 100;
-        assert.deepEqual(problemsOf(c), []);
+        assert.deepEqual(configProblems(c), []);
     });
 });
 
@@ -313,8 +305,8 @@ describe("§4 keepalive and MTU bounds: one source, each edge", () => {
     it("keepalive: 0 (WireGuard's 'off') and 65536 are rejected, 1 and 65535 accepted", () => {
         rejects(withOverlay({ keepalive: 0 }), [`overlay.keepalive: Too small: expected number to be >=1, got 0. Fix: ${KA_FIX}`]);
         rejects(withOverlay({ keepalive: 65536 }), [`overlay.keepalive: Too big: expected number to be <=65535, got 65536. Fix: ${KA_FIX}`]);
-        assert.deepEqual(problemsOf(withOverlay({ keepalive: 1 })), []);
-        assert.deepEqual(problemsOf(withOverlay({ keepalive: 65535 })), []);
+        assert.deepEqual(configProblems(withOverlay({ keepalive: 1 })), []);
+        assert.deepEqual(configProblems(withOverlay({ keepalive: 65535 })), []);
     });
     it("MTU: 1279 and 8921 are rejected, 1280 and 8920 accepted, overlay-wide and per host", () => {
         rejects(withOverlay({ mtu: 1279 }), [`overlay.mtu: Too small: expected number to be >=1280, got 1279. Fix: ${MTU_FIX}`]);
@@ -322,8 +314,8 @@ describe("§4 keepalive and MTU bounds: one source, each edge", () => {
         rejects(withOverlay({}, 1279), [`hosts[1].mtu: Too small: expected number to be >=1280, got 1279. Fix: ${MTU_FIX}`]);
         rejects(withOverlay({}, 8921), [`hosts[1].mtu: Too big: expected number to be <=8920, got 8921. Fix: ${MTU_FIX}`]);
         for (const v of [1280, 8920]) {
-            assert.deepEqual(problemsOf(withOverlay({ mtu: v })), [], `overlay.mtu ${v}`);
-            assert.deepEqual(problemsOf(withOverlay({}, v)), [], `hosts[1].mtu ${v}`);
+            assert.deepEqual(configProblems(withOverlay({ mtu: v })), [], `overlay.mtu ${v}`);
+            assert.deepEqual(configProblems(withOverlay({}, v)), [], `hosts[1].mtu ${v}`);
         }
     });
 });
@@ -335,7 +327,7 @@ describe("every problem at once", () => {
         c.hosts[0].roles = ["server", "ingress"];
         c.k3s.disable = ["traefik"];
         c.apps.push({ name: "web", image: "nginx:1.27", ports: [{ containerPort: 80 }], hostnames: ["www.example.com"] });
-        const problems = problemsOf(c);
+        const problems = configProblems(c);
         assert.deepEqual(
             problems.map((p) => p.slice(0, p.indexOf(":"))),
             ["overlay.mtu", "hosts[0].roles", "k3s.disable[0]", "apps[1].name"],

@@ -16,25 +16,20 @@
  */
 import * as assert from "node:assert/strict";
 import { spawn } from "node:child_process";
-import { existsSync } from "node:fs";
 import path from "node:path";
 import { after, before, describe, it } from "node:test";
 import * as pulumi from "@pulumi/pulumi";
 import * as k8s from "@pulumi/kubernetes";
 import { ExposedApp, NodeRole, planNodeConfig, REGION_LABEL } from "../../components/src";
 import { nodeRemovalKubectlArgs, renderNodeRemoveScript } from "../../components/src/k3s/scripts";
-import { BUILD_HINT, ControlPlane, createNodes, KUBE_BIN_DIR, KubeClient, missingControlPlaneBinaries, NodeSpec, startControlPlane, waitFor } from "../harness/controlplane";
-import { changes, createEngineStack, engineMissing, EngineStack, skipIngressAwait } from "../harness/engine";
+import { ControlPlane, createNodes, KUBE_BIN_DIR, KubeClient, NodeSpec, startControlPlane, waitFor } from "../harness/controlplane";
+import { changes, createEngineStack, EngineStack, skipIngressAwait } from "../harness/engine";
+import { realPartsSkipReason } from "../harness/realParts";
 
 /** Built by tools/kube/build.sh from the same pinned k8s.io/kubernetes as the control plane. */
 export const KUBECTL = path.join(KUBE_BIN_DIR, "kubectl");
 
-const REQUIRED = process.env.HYBRIDINFRA_REQUIRE_ENGINE === "1" || process.env.HYBRIDINFRA_REQUIRE_CONTROLPLANE === "1";
-const why =
-    engineMissing() ??
-    (missingControlPlaneBinaries().length > 0 ? `control plane binaries missing: ${BUILD_HINT}` : undefined) ??
-    (existsSync(KUBECTL) ? undefined : `${KUBECTL} is missing: ${BUILD_HINT}`);
-if (why !== undefined && REQUIRED) throw new Error(why);
+const why = realPartsSkipReason(KUBECTL);
 
 const APP = "web";
 const DRAINED = "home-1";

@@ -19,25 +19,21 @@
  * HYBRIDINFRA_REQUIRE_ENGINE=1, which turn a missing part into a failure.
  */
 import * as assert from "node:assert/strict";
-import { existsSync, readFileSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import path from "node:path";
 import { after, before, describe, it } from "node:test";
 import * as pulumi from "@pulumi/pulumi";
 import * as k8s from "@pulumi/kubernetes";
 import yaml from "js-yaml";
 import { standardLabels, TRAEFIK_CHART_CONFIG, TraefikDashboard, traefikDashboardValues } from "../../components/src";
-import { BUILD_HINT, ControlPlane, KubeClient, missingControlPlaneBinaries, REPO_ROOT, startControlPlane, waitFor } from "../harness/controlplane";
-import { changes, createEngineStack, engineMissing, EngineStack } from "../harness/engine";
+import { ControlPlane, KubeClient, REPO_ROOT, startControlPlane, waitFor } from "../harness/controlplane";
+import { changes, createEngineStack, EngineStack } from "../harness/engine";
+import { realPartsSkipReason } from "../harness/realParts";
 
 /** Written by tools/kube/build.sh (helmcrds) from the pinned helm-controller module. */
 const HELM_CRDS = path.join(REPO_ROOT, ".tools", "share", "helm-controller", "crds.yaml");
 
-const REQUIRED = process.env.HYBRIDINFRA_REQUIRE_ENGINE === "1" || process.env.HYBRIDINFRA_REQUIRE_CONTROLPLANE === "1";
-const why =
-    engineMissing() ??
-    (missingControlPlaneBinaries().length > 0 ? `control plane binaries missing: ${BUILD_HINT}` : undefined) ??
-    (existsSync(HELM_CRDS) ? undefined : `${HELM_CRDS} is missing: ${BUILD_HINT}`);
-if (why !== undefined && REQUIRED) throw new Error(why);
+const why = realPartsSkipReason(HELM_CRDS);
 
 const HCC_PATH = `/apis/helm.cattle.io/v1/namespaces/kube-system/helmchartconfigs/${TRAEFIK_CHART_CONFIG}`;
 

@@ -19,12 +19,11 @@ import { CLOUDFLARED_IMAGE, composeCluster, createCloudflaredConnector, ExposedA
 import { parseClusterConfig } from "../../infra/config";
 import { clusterArgsFromConfig } from "../../infra/program";
 import { listStacks, loadStack, PROJECT } from "../../infra/stack";
-import { ControlPlane, createNodes, KubeClient, missingControlPlaneBinaries, startControlPlane, waitFor, BUILD_HINT } from "../harness/controlplane";
-import { changes, createEngineStack, engineMissing, EngineStack, skipIngressAwait } from "../harness/engine";
+import { ControlPlane, createNodes, KubeClient, startControlPlane, waitFor } from "../harness/controlplane";
+import { changes, createEngineStack, EngineStack, skipIngressAwait } from "../harness/engine";
+import { realPartsSkipReason } from "../harness/realParts";
 
-const REQUIRED = process.env.HYBRIDINFRA_REQUIRE_ENGINE === "1" || process.env.HYBRIDINFRA_REQUIRE_CONTROLPLANE === "1";
-const why = engineMissing() ?? (missingControlPlaneBinaries().length > 0 ? `control plane binaries missing: ${BUILD_HINT}` : undefined);
-if (why !== undefined && REQUIRED) throw new Error(why);
+const why = realPartsSkipReason();
 
 /** The stack's config as `pulumi config set` would store it (placeholder secrets, marked secret). */
 function stackConfig(stack: string): Record<string, ConfigValue> {

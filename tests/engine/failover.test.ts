@@ -7,13 +7,10 @@
 import * as assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { FailoverProfile } from "../../components/src";
-import { BUILD_HINT, missingControlPlaneBinaries } from "../harness/controlplane";
-import { engineMissing } from "../harness/engine";
+import { realPartsSkipReason } from "../harness/realParts";
 import { measureFailover } from "../harness/failover";
 
-const REQUIRED = process.env.HYBRIDINFRA_REQUIRE_ENGINE === "1" || process.env.HYBRIDINFRA_REQUIRE_CONTROLPLANE === "1";
-const why = engineMissing() ?? (missingControlPlaneBinaries().length > 0 ? `control plane binaries missing: ${BUILD_HINT}` : undefined);
-if (why !== undefined && REQUIRED) throw new Error(why);
+const why = realPartsSkipReason();
 
 describe("failover of a dark site, measured against the exported bound", { skip: why, concurrency: true }, () => {
     for (const profile of Object.values(FailoverProfile)) {

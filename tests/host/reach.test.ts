@@ -2,10 +2,10 @@
 // registered, and the connection handed to pulumi-command carries the dial settings.
 import { describe, it } from "node:test";
 import * as assert from "node:assert/strict";
+import { configProblems } from "../harness/config";
 import * as pulumi from "@pulumi/pulumi";
 import { addressScope, SSH_DIAL_DEFAULTS, sshReachProblems } from "../../components/src/host";
 import { HybridCluster, HybridClusterArgs, HostRole, composeCluster, hybridClusterInternals } from "../../components/src/cluster";
-import { ConfigValidationError, parseClusterConfig } from "../../infra/config";
 import { record } from "../harness/mocks";
 import { TEST_KEY } from "../harness/fixtures";
 import { RENDER_OUTPUTS } from "../../tools/render-lib";
@@ -34,15 +34,6 @@ function clusterArgs(cfg: ReturnType<typeof issueExample>): HybridClusterArgs {
     return { sshPrivateKey: pulumi.secret(TEST_KEY), ...(cfg as unknown as Pick<HybridClusterArgs, "hosts">) };
 }
 
-function configProblems(cfg: unknown): string[] {
-    try {
-        parseClusterConfig(cfg);
-    } catch (e) {
-        assert.ok(e instanceof ConfigValidationError, `not a config error: ${String(e)}`);
-        return [...e.problems];
-    }
-    return [];
-}
 
 describe("SSH reachability: a private address behind a public jump host in another location", () => {
     it("rejects the issue's example in the stack config, with path, value and fix", () => {
