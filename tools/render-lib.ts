@@ -16,7 +16,7 @@ import type { HybridCluster } from "../components/src/cluster";
 import { KUBECONFIG_BEGIN, KUBECONFIG_END } from "../components/src/k3s/scripts";
 
 export const REDACTED = "[secret]";
-const CMD = "command:remote:Command";
+export const COMMAND_TYPE = "command:remote:Command";
 
 export const FAKE_KUBECONFIG = [
     "apiVersion: v1",
@@ -42,7 +42,7 @@ export const FAKE_KUBECONFIG = [
 
 /** Fakes for step outputs the program reads back (kubeconfig, tailnet addresses). */
 export const RENDER_OUTPUTS: Record<string, OutputFactory> = {
-    [CMD]: ({ name }) => {
+    [COMMAND_TYPE]: ({ name }) => {
         if (/kubeconfig$/.test(name)) {
             return { stdout: `${KUBECONFIG_BEGIN}\n${FAKE_KUBECONFIG}${KUBECONFIG_END}\n`, stderr: "" };
         }
@@ -129,7 +129,7 @@ export function customDependencies(rec: Recording): Map<string, Set<string>> {
  * not stable: a step whose script waits on an Output registers when it resolves.)
  */
 export function orderedSteps(rec: Recording): RecordedResource[] {
-    const steps = rec.resources.filter((r) => r.type === CMD).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    const steps = rec.resources.filter((r) => r.type === COMMAND_TYPE).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
     const deps = customDependencies(rec);
     const stepUrns = new Set(steps.map((s) => s.urn));
     const done = new Set<string>();
@@ -191,7 +191,7 @@ export function renderTree(rec: Recording): Map<string, string> {
     const byTypeAndName = [...rec.resources].sort((a, b) => (`${a.type} ${a.name}` < `${b.type} ${b.name}` ? -1 : 1));
     const resources = byTypeAndName.map((r) => {
         let inputs = redact(r.inputs, "", r.secretPaths) as Record<string, unknown>;
-        if (r.type === CMD && scriptOf.has(r.urn)) {
+        if (r.type === COMMAND_TYPE && scriptOf.has(r.urn)) {
             const ref = scriptOf.get(r.urn)!;
             inputs = { ...inputs, create: `<${ref}>`, update: `<${ref}>`, ...(inputs.delete !== undefined ? { delete: `<${ref.replace(/\.sh$/, ".delete.sh")}>` } : {}) };
         }

@@ -24,24 +24,14 @@
  *
  * Not modelled: provider-side retries, `deleteBeforeReplace`, `--parallel` flags, Pulumi state files.
  */
-import { Client, ClientChannel, ConnectConfig } from "ssh2";
-import type { Duplex } from "node:stream";
+import { connectionFromInputs, SshConnection, sshExec } from "../../tools/ssh";
 import type { Recording, RecordedResource } from "../harness/mocks";
 import { UNKNOWN } from "../harness/mocks";
 
 export const COMMAND_TYPE = "command:remote:Command";
 
-export interface SshTarget {
-    readonly host: string;
-    readonly port: number;
-    readonly user: string;
-    readonly privateKey: string;
-    readonly hostKey?: string;
-}
-
-export interface SshConnection extends SshTarget {
-    readonly proxy?: SshTarget;
-}
+export type { ExecResult, SshConnection, SshTarget } from "../../tools/ssh";
+export { openSsh, sshExec } from "../../tools/ssh";
 
 /** One host step: a `command:remote:Command` resource's inputs. */
 export interface Step {
@@ -57,19 +47,6 @@ export interface Step {
     readonly triggers?: unknown;
     /** Names of the Command steps this one depends on (component dependencies expanded to their steps). */
     readonly dependencies: readonly string[];
-}
-
-function target(c: Record<string, any>, where: string): SshTarget {
-    for (const k of ["host", "privateKey"]) {
-        if (typeof c[k] !== "string") throw new Error(`${where}.${k} is not a known string (record in update mode, not preview)`);
-    }
-    return {
-        host: c.host,
-        port: c.port ?? 22,
-        user: c.user ?? "root",
-        privateKey: c.privateKey,
-        ...(typeof c.hostKey === "string" ? { hostKey: c.hostKey } : {}),
-    };
 }
 
 function containsUnknown(v: unknown): boolean {
@@ -101,7 +78,7 @@ export function stepsFromRecording(rec: Recording): Step[] {
             name: r.name,
             host: header?.[1] ?? "?",
             step: header?.[2] ?? "?",
-            connection: { ...target(c, `${r.name}.connection`), ...(c.proxy !== undefined ? { proxy: target(c.proxy, `${r.name}.connection.proxy`) } : {}) },
+            connection: connectionFromInputs(c, `${r.name}.connection`),
             create: r.inputs.create,
             ...(r.inputs.update !== undefined ? { update: r.inputs.update } : {}),
             ...(r.inputs.delete !== undefined ? { delete: r.inputs.delete } : {}),
@@ -163,104 +140,6 @@ export interface SkipRule {
 export const LAB_SKIP_RULES: readonly SkipRule[] = [
     { pattern: /(^|-)k3s(-|$)/, reason: "k3s binaries cannot be fetched here (the lab has no internet)" },
 ];
-
-// ---------------------------------------------------------------------------------------------------
-// SSH
-
-export interface ExecResult {
-    /** Exit code; -1 when the command was killed by a signal, timed out or the connection failed. */
-    readonly code: number;
-    readonly stdout: string;
-    readonly stderr: string;
-}
-
-function hostVerifier(expected: string | undefined): ConnectConfig["hostVerifier"] {
-    if (expected === undefined) return undefined;
-    const want = expected.trim().split(/\s+/)[1];
-    return (key: Buffer) => key.toString("base64") === want;
-}
-
-function connectTo(t: SshTarget, sock: Duplex | undefined, timeoutMs: number): Promise<Client> {
-    return new Promise((resolve, reject) => {
-        const client = new Client();
-        client.once("ready", () => resolve(client));
-        const verify = hostVerifier(t.hostKey);
-        const fail = (err: Error) => reject(new Error(`ssh ${t.user}@${t.host}:${t.port}: ${err.message}`));
-        client.once("error", fail);
-        try {
-            client.connect({
-            host: t.host,
-            port: t.port,
-            username: t.user,
-            privateKey: t.privateKey,
-            readyTimeout: timeoutMs,
-            ...(sock !== undefined ? { sock } : {}),
-            ...(verify !== undefined ? { hostVerifier: verify } : {}),
-            });
-        } catch (err) {
-            // ssh2 throws synchronously on keys it cannot parse (e.g. PKCS#8 ed25519, which OpenSSH accepts).
-            fail(err as Error);
-        }
-    });
-}
-
-/** Opens an SSH session as the command provider does: through the proxy (jump host) when there is one. */
-export async function openSsh(c: SshConnection, timeoutMs = 20_000): Promise<{ client: Client; close: () => void }> {
-    if (c.proxy === undefined) {
-        const client = await connectTo(c, undefined, timeoutMs);
-        return { client, close: () => client.end() };
-    }
-    const jump = await connectTo(c.proxy, undefined, timeoutMs);
-    try {
-        const channel = await new Promise<ClientChannel>((resolve, reject) =>
-            jump.forwardOut("127.0.0.1", 0, c.host, c.port, (err, ch) => (err ? reject(new Error(`jump ${c.proxy!.host} -> ${c.host}:${c.port}: ${err.message}`)) : resolve(ch))),
-        );
-        const client = await connectTo(c, channel, timeoutMs);
-        return {
-            client,
-            close: () => {
-                client.end();
-                jump.end();
-            },
-        };
-    } catch (err) {
-        jump.end();
-        throw err;
-    }
-}
-
-/** Runs one command over SSH, writing `stdin` and closing it. Bounded by `timeoutMs`. */
-export async function sshExec(c: SshConnection, commandText: string, stdin?: string, timeoutMs = 300_000): Promise<ExecResult> {
-    let session: { client: Client; close: () => void };
-    try {
-        session = await openSsh(c);
-    } catch (err) {
-        return { code: -1, stdout: "", stderr: (err as Error).message };
-    }
-    try {
-        return await new Promise<ExecResult>((resolve) => {
-            let stdout = "";
-            let stderr = "";
-            const timer = setTimeout(() => resolve({ code: -1, stdout, stderr: `${stderr}\n[runner] timed out after ${timeoutMs / 1000} s` }), timeoutMs);
-            session.client.exec(commandText, (err, stream) => {
-                if (err) {
-                    clearTimeout(timer);
-                    resolve({ code: -1, stdout, stderr: err.message });
-                    return;
-                }
-                stream.on("data", (d: Buffer) => (stdout += d.toString("utf8")));
-                stream.stderr.on("data", (d: Buffer) => (stderr += d.toString("utf8")));
-                stream.on("close", (code: number | null) => {
-                    clearTimeout(timer);
-                    resolve({ code: code ?? -1, stdout, stderr });
-                });
-                stream.end(stdin ?? "");
-            });
-        });
-    } finally {
-        session.close();
-    }
-}
 
 // ---------------------------------------------------------------------------------------------------
 // Running a plan

@@ -48,12 +48,11 @@ export interface LabStackRun {
 }
 
 /**
- * Runs the program on the shipped lab stack (stacks/Pulumi.lab.yaml) under the mock engine, as `pulumi up`
- * would, with what only a running lab knows: the generated SSH key (the sshPrivateKey secret) and each
- * host's pinned host key. `includeHome3` appends home3 to the stack's hosts (the "add a host" change);
- * `omit` drops hosts (the "remove a host" change).
+ * The lab stack's config with what only a running lab knows: the generated SSH key (the sshPrivateKey
+ * secret) and each host's pinned host key. `includeHome3` appends home3 (the "add a host" change); `omit`
+ * drops hosts (the "remove a host" change).
  */
-export async function runLabStack(includeHome3: boolean, omit: readonly string[] = [], state: LabState = readLabState()): Promise<LabStackRun> {
+export function labStackConfig(includeHome3: boolean, omit: readonly string[] = [], state: LabState = readLabState()): Record<string, string> {
     const loaded = loadStack("lab");
     const cluster = JSON.parse(loaded.config["hybrid-infra:cluster"]) as { hosts: { name: string; ssh: Record<string, unknown> }[] };
     if (includeHome3) {
@@ -61,9 +60,17 @@ export async function runLabStack(includeHome3: boolean, omit: readonly string[]
     }
     cluster.hosts = cluster.hosts.filter((h) => !omit.includes(h.name));
     for (const h of cluster.hosts) h.ssh.hostKey = labHostState(state, h.name).hostKey;
-    const run = await runStack("lab", {
-        extraConfig: { cluster: JSON.stringify(cluster), sshPrivateKey: fs.readFileSync(state.clientKeyPath, "utf8") },
-    });
+    return { cluster: JSON.stringify(cluster), sshPrivateKey: fs.readFileSync(state.clientKeyPath, "utf8") };
+}
+
+/**
+ * Runs the program on the shipped lab stack (stacks/Pulumi.lab.yaml) under the mock engine, as `pulumi up`
+ * would, with what only a running lab knows: the generated SSH key (the sshPrivateKey secret) and each
+ * host's pinned host key. `includeHome3` appends home3 to the stack's hosts (the "add a host" change);
+ * `omit` drops hosts (the "remove a host" change).
+ */
+export async function runLabStack(includeHome3: boolean, omit: readonly string[] = [], state: LabState = readLabState()): Promise<LabStackRun> {
+    const run = await runStack("lab", { extraConfig: labStackConfig(includeHome3, omit, state) });
     const overlay = hybridClusterInternals(run.cluster).overlay as WireGuardMesh;
     return { recording: run.recording, plan: wireGuardMeshInternals(overlay).plan };
 }
