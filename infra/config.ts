@@ -74,6 +74,8 @@ const Overlay = z.strictObject({
 
 const K3s = z.strictObject({
     version: z.string().min(1).optional(),
+    /** Accept a version older than the one the last `pulumi up` installed (see k3sChangeProblems). */
+    allowDowngrade: z.boolean().optional(),
     channel: z.string().regex(/^[a-z0-9.-]+$/).optional(),
     mirrorUrl: z.string().url().optional(),
     airgap: z.strictObject({ binaryPath: z.string().min(1), imagesPath: z.string().min(1), installScriptPath: z.string().min(1).optional() }).optional(),
@@ -212,16 +214,18 @@ const FIXES: Record<string, string> = {
     replicas: REPLICAS_FIX,
     mtu: MTU_FIX,
     keepalive: KEEPALIVE_FIX,
+    allowDowngrade: "use true to accept a k3s.version older than the one the last `pulumi up` installed, or false (the default)",
     containerPort: "use a port from 1 to 65535",
     servicePort: "use a port from 1 to 65535",
 };
 
-function fixFor(path: Path, issue: z.core.$ZodIssue): string {
+function fixFor(path: Path, issue: z.core.$ZodIssue, received: unknown): string {
     const keys = path.filter((p) => typeof p === "string") as string[];
     const lastTwo = keys.slice(-2).join(".");
     const last = keys[keys.length - 1] ?? "";
     if (issue.code === "invalid_value" && "values" in issue) return `use one of: ${(issue.values as unknown[]).map(String).join(", ")}`;
-    if (issue.code === "invalid_type" && issue.input === undefined) return `add the required key \`${last}\``;
+    // zod 4 leaves `issue.input` out, so a key that is present with the wrong type is told apart by its value.
+    if (issue.code === "invalid_type" && received === undefined) return `add the required key \`${last}\``;
     return FIXES[lastTwo] ?? FIXES[last] ?? issue.message.replace(/^Invalid input: /, "");
 }
 
@@ -256,7 +260,7 @@ export function parseClusterConfig(raw: unknown): ClusterConfig {
                 : issue.code === "invalid_format"
                   ? `has the wrong format, got ${showValue(received)}`
                   : `${issue.message.replace(/^Invalid input: /, "")}, got ${showValue(received)}`;
-        problems.push(`${at}: ${problem}. Fix: ${fixFor(issue.path, issue)}`);
+        problems.push(`${at}: ${problem}. Fix: ${fixFor(issue.path, issue, received)}`);
     }
     throw new ConfigValidationError(problems);
 }

@@ -1,15 +1,13 @@
 // Entry point for `pulumi up` / `pulumi preview` (Pulumi.yaml: main: infra/).
-import { runProgram } from "./program";
+// The program is async: it reads this stack's previous `k3sSettings` output before registering anything
+// (see runCheckedProgram). Its outputs:
+//   kubeconfig            admin kubeconfig (secret): `pulumi stack output kubeconfig --show-secrets > kubeconfig`
+//   apiEndpoint           the Kubernetes API URL written into the kubeconfig
+//   overlayAddresses      each host's overlay address
+//   appUrls               public URLs of the exposed apps, by app
+//   failoverBoundSeconds  worst-case seconds before pods of a dark node are rescheduled (the profile's bound)
+//   k3sSettings           the k3s settings this run deployed, compared by the next run (creation-only settings,
+//                         version, secrets encryption)
+import { main } from "./program";
 
-const { outputs } = runProgram();
-
-/** Admin kubeconfig (secret): `pulumi stack output kubeconfig --show-secrets > kubeconfig`. */
-export const kubeconfig = outputs.kubeconfig;
-/** The Kubernetes API URL written into the kubeconfig. */
-export const apiEndpoint = outputs.apiEndpoint;
-/** Each host's overlay address. */
-export const overlayAddresses = outputs.overlayAddresses;
-/** Public URLs of the exposed apps, by app. */
-export const appUrls = outputs.appUrls;
-/** Worst-case seconds before pods of a dark node are rescheduled (the failover profile's bound). */
-export const failoverBoundSeconds = outputs.failoverBoundSeconds;
+export = () => main();

@@ -7,14 +7,21 @@ import * as pulumi from "@pulumi/pulumi";
 import {
     ClusterAppArgs,
     ClusterHostArgs,
+    composeCluster,
     DATASTORE_ENDPOINT_FIX,
     datastoreEndpointProblem,
     HybridCluster,
     HybridClusterArgs,
+    HybridInfraConfigErrors,
+    K3S_SETTINGS_OUTPUT,
+    k3sChangeProblems,
+    K3sRecordedSettings,
+    recordK3sSettings,
+    throwAll,
     validatePrivateKey,
     HybridInfraConfigError,
 } from "@hybridinfra/components";
-import { ClusterConfig, parseClusterConfig } from "./config";
+import { ClusterConfig, ConfigValidationError, parseClusterConfig } from "./config";
 import { PROJECT } from "./stack";
 
 /**
@@ -98,6 +105,8 @@ export interface ProgramOutputs {
     overlayAddresses: pulumi.Output<Record<string, string>>;
     appUrls: pulumi.Output<Record<string, string[]>>;
     failoverBoundSeconds: pulumi.Output<number>;
+    /** What the next run compares with (`K3S_SETTINGS_OUTPUT`): see `runCheckedProgram`. */
+    k3sSettings: pulumi.Output<K3sRecordedSettings>;
 }
 
 export interface ProgramResult {
@@ -106,10 +115,17 @@ export interface ProgramResult {
     readonly cluster: HybridCluster;
 }
 
-export function runProgram(): ProgramResult {
-    const config = new pulumi.Config(PROJECT);
-    const cfg = parseClusterConfig(config.requireObject("cluster"));
-    const cluster = new HybridCluster(pulumi.getStack(), clusterArgsFromConfig(cfg));
+function readClusterConfig(): ClusterConfig {
+    return parseClusterConfig(new pulumi.Config(PROJECT).requireObject("cluster"));
+}
+
+/** The k3s settings this config deploys, as recorded for the next run (validates the whole config first). */
+export function k3sSettingsOf(args: HybridClusterArgs): K3sRecordedSettings {
+    return recordK3sSettings(composeCluster(args).k3s);
+}
+
+function composeProgram(args: HybridClusterArgs, settings: K3sRecordedSettings): ProgramResult {
+    const cluster = new HybridCluster(pulumi.getStack(), args);
     return {
         cluster,
         outputs: {
@@ -118,6 +134,56 @@ export function runProgram(): ProgramResult {
             overlayAddresses: cluster.overlayAddresses,
             appUrls: cluster.appUrls,
             failoverBoundSeconds: cluster.failoverBoundSeconds,
+            k3sSettings: pulumi.output(settings),
         },
     };
+}
+
+/** The program without the comparison with the previous run (offline render, mock-engine tests, benchmark). */
+export function runProgram(): ProgramResult {
+    const args = clusterArgsFromConfig(readClusterConfig());
+    return composeProgram(args, k3sSettingsOf(args));
+}
+
+/**
+ * This stack's own output `name` as the last successful `pulumi up` left it, read through a StackReference to
+ * the stack itself (`<org>/<project>/<stack>`; the local file backend's org is `organization`). Both
+ * `pulumi preview` and `pulumi up` see the previous deployment's value (an update writes the stack's outputs
+ * only when it succeeds); undefined before the first `up` and after `pulumi destroy`.
+ */
+export async function previousStackOutput(name: string): Promise<unknown> {
+    const self = new pulumi.StackReference(`${pulumi.getOrganization()}/${pulumi.getProject()}/${pulumi.getStack()}`);
+    const details = await self.getOutputDetails(name);
+    return details.value ?? details.secretValue;
+}
+
+/**
+ * Refuses every k3s change the running cluster does not support in place, all at once: compares the settings
+ * this config deploys with the `k3sSettings` output of the last `pulumi up`. Returns the settings to record.
+ */
+export async function checkedK3sSettings(cfg: ClusterConfig, args: HybridClusterArgs): Promise<K3sRecordedSettings> {
+    const settings = k3sSettingsOf(args);
+    const previous = await previousStackOutput(K3S_SETTINGS_OUTPUT);
+    throwAll(k3sChangeProblems(previous, settings, { ...(cfg.k3s?.allowDowngrade !== undefined ? { allowDowngrade: cfg.k3s.allowDowngrade } : {}) }));
+    return settings;
+}
+
+/**
+ * The program `pulumi up` runs (`infra/index.ts`): validates the config, refuses unsupported k3s changes
+ * (`checkedK3sSettings`) before any resource but that read is registered, so `pulumi preview` already fails and
+ * no host step runs, then composes the cluster (`compose`; the real-engine test passes one that registers
+ * nothing, as the command plugin cannot be built here). A config error is shown as its message alone (a
+ * pulumi.RunError), without a stack trace.
+ */
+export async function main<T = ProgramOutputs>(
+    compose: (args: HybridClusterArgs, settings: K3sRecordedSettings) => T = (args, settings) => composeProgram(args, settings).outputs as T,
+): Promise<T> {
+    try {
+        const cfg = readClusterConfig();
+        const args = clusterArgsFromConfig(cfg);
+        return compose(args, await checkedK3sSettings(cfg, args));
+    } catch (e) {
+        if (e instanceof HybridInfraConfigError || e instanceof HybridInfraConfigErrors || e instanceof ConfigValidationError) throw new pulumi.RunError(e.message);
+        throw e;
+    }
 }

@@ -3,6 +3,7 @@ export * from "./flags";
 export * from "./failover";
 export * from "./validate";
 export * from "./plan";
+export * from "./day2";
 export * from "./render";
 export * from "./scripts";
 export * from "./kubeconfig";

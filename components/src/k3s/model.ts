@@ -90,10 +90,18 @@ export interface K3sInstallArgs {
 /** Cluster-wide k3s settings, shared by `K3sClusterArgs` and the cluster spec. */
 export interface K3sSettingsArgs {
     /**
-     * Exact k3s release, e.g. `v1.36.1+k3s1`. Changing it upgrades servers one at a time, then agents.
+     * Exact k3s release, e.g. `v1.36.1+k3s1`. Changing it upgrades servers one at a time, then agents. The stack
+     * program refuses a version older than the one its last `pulumi up` installed (see `allowDowngrade`).
      * @default none (the channel decides)
      */
     readonly version?: string;
+    /**
+     * Accept a `version` older than the one the last `pulumi up` installed. Kubernetes does not support
+     * downgrades; use it to undo a failed upgrade, with a datastore backup from before it at hand. Checked by
+     * the stack program (`k3sChangeProblems`), which compares with its previous `k3sSettings` output.
+     * @default false (a lower version is refused in `pulumi preview`, before anything changes)
+     */
+    readonly allowDowngrade?: boolean;
     /**
      * Release channel used when no version is set.
      * @default "stable"
@@ -110,7 +118,8 @@ export interface K3sSettingsArgs {
      */
     readonly airgap?: K3sAirgapArgs;
     /**
-     * Datastore of the control plane.
+     * Datastore of the control plane. Creation-only: the stack program refuses a change on a running cluster,
+     * except sqlite to etcd (k3s converts a single sqlite server when it restarts with `cluster-init`).
      * @default "sqlite" for one server, "etcd" for more
      */
     readonly datastore?: Datastore;
@@ -146,7 +155,9 @@ export interface K3sSettingsArgs {
      */
     readonly kubeApiServerArgs?: string[];
     /**
-     * Encrypt Secrets at rest (`secrets-encryption`).
+     * Encrypt Secrets at rest (`secrets-encryption`). Creation-only: k3s does not support turning it on for a
+     * cluster created without it, and a server restarted without it cannot read the Secrets it encrypted; the
+     * stack program refuses either change on a running cluster.
      * @default false
      */
     readonly secretsEncryption?: boolean;
@@ -165,12 +176,12 @@ export interface K3sSettingsArgs {
      */
     readonly kubeconfigEndpointIsExternal?: boolean;
     /**
-     * Pod network.
+     * Pod network. Creation-only: the stack program refuses a change on a running cluster.
      * @default "10.42.0.0/16"
      */
     readonly clusterCidr?: string;
     /**
-     * Service network.
+     * Service network. Creation-only: the stack program refuses a change on a running cluster.
      * @default "10.43.0.0/16"
      */
     readonly serviceCidr?: string;

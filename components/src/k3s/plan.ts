@@ -1,3 +1,4 @@
+import { defaultDatastore } from "./day2";
 import { failoverTimings, FailoverTimings } from "./failover";
 import { Datastore, DEFAULT_CHANNEL, FailoverProfile, isIp, K3sAirgapArgs, K3sClusterArgs, K3sNodeArgs, NodeRole, REGION_LABEL } from "./model";
 import { normaliseExtraArg, validateK3sCluster } from "./validate";
@@ -191,7 +192,7 @@ export function planK3s(args: K3sClusterArgs): K3sPlan {
     validateK3sCluster(args);
     const servers = args.nodes.map((n, index) => ({ n, index })).filter(({ n }) => n.role === NodeRole.Server);
     const agents = args.nodes.map((n, index) => ({ n, index })).filter(({ n }) => n.role === NodeRole.Agent);
-    const datastore = args.datastore ?? (servers.length === 1 ? Datastore.Sqlite : Datastore.Etcd);
+    const datastore = args.datastore ?? defaultDatastore(servers.length);
     const first = servers[0].n;
     const last = servers[servers.length - 1].n;
     const warnings: string[] = [];

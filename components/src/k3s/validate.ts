@@ -1,5 +1,6 @@
 import { HybridInfraConfigError, nearest, showValue } from "../util/errors";
 import { validateSshHosts } from "../host/model";
+import { defaultDatastore } from "./day2";
 import { FAILOVER_FLAGS } from "./failover";
 import { K3S_DISABLE_ITEMS, KUBE_APISERVER_FLAGS, KUBE_COMPONENT_FLAGS_VERSION, KUBE_CONTROLLER_MANAGER_FLAGS, KUBELET_FLAGS, KUBELET_FLAGS_VERSION } from "./flags";
 import { Datastore, FailoverProfile, isIp, K3S_VERSION_RE, K3sClusterArgs, K3sInstallArgs, K3sNodeArgs, NodeRole } from "./model";
@@ -279,7 +280,7 @@ export function validateK3sCluster(args: K3sClusterArgs): void {
     if (args.datastore !== undefined && !Object.values(Datastore).includes(args.datastore)) {
         throw new HybridInfraConfigError("k3s.datastore", `is not a datastore, got ${showValue(args.datastore)}`, 'use "sqlite", "etcd" or "external"');
     }
-    const datastore = args.datastore ?? (servers.length === 1 ? Datastore.Sqlite : Datastore.Etcd);
+    const datastore = args.datastore ?? defaultDatastore(servers.length);
     if (datastore === Datastore.Sqlite && servers.length > 1) {
         throw new HybridInfraConfigError(
             "k3s.datastore",
