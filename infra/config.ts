@@ -87,6 +87,8 @@ const K3s = z.strictObject({
     kubeControllerManagerArgs: z.array(z.string().min(1)).optional(),
     kubeApiServerArgs: z.array(z.string().min(1)).optional(),
     secretsEncryption: z.boolean().optional(),
+    /** Generation of the cluster token: raising it rotates the token (k3s token rotate, then restarts). */
+    tokenRotation: z.number().int().min(0).max(1000000).optional(),
     kubeconfigEndpoint: z.string().regex(address).optional(),
     /** The endpoint is the user's own load balancer or DNS name, not an address of a server. */
     kubeconfigEndpointIsExternal: z.boolean().optional(),
@@ -214,6 +216,7 @@ const FIXES: Record<string, string> = {
     replicas: REPLICAS_FIX,
     mtu: MTU_FIX,
     keepalive: KEEPALIVE_FIX,
+    tokenRotation: "use a whole number from 0 (the token the cluster was created with) up; raise it by one to rotate the cluster token",
     allowDowngrade: "use true to accept a k3s.version older than the one the last `pulumi up` installed, or false (the default)",
     containerPort: "use a port from 1 to 65535",
     servicePort: "use a port from 1 to 65535",

@@ -67,6 +67,7 @@ describe("real engine: k3s changes that need more than a restart are refused in 
             serviceCidr: "10.43.0.0/16",
             flannelBackend: "vxlan",
             secretsEncryption: false,
+            tokenRotation: 0,
         });
     });
 

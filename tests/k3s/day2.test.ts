@@ -5,8 +5,27 @@
  */
 import { describe, it } from "node:test";
 import * as assert from "node:assert/strict";
-import { compareK3sVersions, Datastore, K3sRecordedSettings, k3sChangeProblems, NodeRole, recordK3sSettings } from "../../components/src/k3s";
+import * as pulumi from "@pulumi/pulumi";
+import * as command from "@pulumi/command";
+import {
+    compareK3sVersions,
+    Datastore,
+    K3sCluster,
+    K3sClusterArgs,
+    k3sClusterInternals,
+    K3sRecordedSettings,
+    k3sChangeProblems,
+    NodeRole,
+    recordK3sSettings,
+    renderTokenRotateScript,
+} from "../../components/src/k3s";
 import { configProblems } from "../harness/config";
+import { TEST_KEY } from "../harness/fixtures";
+import { record, Recording } from "../harness/mocks";
+import { assertHostScript, extractProgram } from "../harness/shellcheck";
+import { agent, server } from "./fixtures";
+import { assertSnapshot } from "./snapshot";
+import { RENDER_OUTPUTS } from "../../tools/render-lib";
 
 const servers = (...names: string[]) => names.map((name) => ({ name, role: NodeRole.Server }));
 const created: K3sRecordedSettings = recordK3sSettings({ version: "v1.36.1+k3s1", nodes: [...servers("tokyo-1"), { name: "home-pc", role: NodeRole.Agent }] });
@@ -25,7 +44,9 @@ describe("the recorded k3s settings", () => {
             serviceCidr: "10.43.0.0/16",
             flannelBackend: "vxlan",
             secretsEncryption: false,
+            tokenRotation: 0,
         });
+        assert.equal(recordK3sSettings({ nodes: servers("a"), tokenRotation: 3 }).tokenRotation, 3);
         assert.equal(recordK3sSettings({ nodes: servers("a", "b", "c") }).datastore, "etcd");
         assert.equal(recordK3sSettings({ nodes: servers("a", "b"), datastore: Datastore.External }).firstServer, undefined);
         assert.equal(recordK3sSettings({ nodes: servers("a"), channel: "stable" }).version, undefined);
@@ -121,5 +142,90 @@ describe("changes k3s does not support in place", () => {
         const cfg = (k3s: Record<string, unknown>) => ({ hosts: [{ name: "a", ssh: { host: "203.0.113.10" }, location: "x", roles: ["hub", "server"], publicEndpoint: "203.0.113.10" }], k3s });
         assert.deepEqual(configProblems(cfg({ version: "v1.36.1+k3s1", allowDowngrade: true })), []);
         assert.deepEqual(configProblems(cfg({ allowDowngrade: "yes" })), ['k3s.allowDowngrade: expected boolean, received string, got "yes". Fix: use true to accept a k3s.version older than the one the last `pulumi up` installed, or false (the default)']);
+    });
+});
+
+const CMD = "command:remote:Command";
+
+function etcd3(extra: Partial<K3sClusterArgs> = {}): K3sClusterArgs {
+    return {
+        interfaceName: "wg0",
+        version: "v1.36.1+k3s1",
+        nodes: [server("tokyo-1", "10.100.0.1"), server("tokyo-2", "10.100.0.2"), server("tokyo-3", "10.100.0.3"), agent("home-pc", "10.100.0.20")],
+        ...extra,
+    };
+}
+
+async function run(args: K3sClusterArgs): Promise<{ rec: Recording; cluster: K3sCluster }> {
+    let cluster: K3sCluster | undefined;
+    const rec = await record(() => {
+        const overlay = new command.remote.Command("overlay-wg-up", { connection: { host: "198.51.100.1", privateKey: pulumi.secret(TEST_KEY) }, create: "true" });
+        cluster = new K3sCluster("c", args, { dependsOn: [overlay] });
+    }, { outputs: RENDER_OUTPUTS });
+    return { rec, cluster: cluster! };
+}
+
+const stdinSecret = (rec: Recording, step: string, name: string): string => {
+    const line = String(rec.byName(step).inputs.stdin).split("\n").find((l) => l.startsWith(`${name} `));
+    assert.ok(line, `${step} gets ${name} on stdin`);
+    return Buffer.from(line.split(" ")[1], "base64").toString("utf8");
+};
+
+describe("token rotation (k3s.tokenRotation)", () => {
+    it("is off by default: no rotate step, no keepers, no generation in config.yaml", async () => {
+        const { rec, cluster } = await run(etcd3());
+        assert.equal(rec.byType(CMD).filter((r) => r.name.endsWith("-k3s-token-rotate")).length, 0);
+        assert.equal(rec.byName("c-token").inputs.keepers, undefined);
+        assert.equal(k3sClusterInternals(cluster).tokenRotateStep, undefined);
+        for (const r of rec.byType(CMD).filter((c) => c.name.endsWith("-k3s-config"))) assert.doesNotMatch(r.inputs.create, /token generation/);
+    });
+
+    it("a generation makes a new token, rotates it on the first server before any restart, and restarts every node", async () => {
+        const { rec } = await run(etcd3({ tokenRotation: 2 }));
+        assert.deepEqual(rec.byName("c-token").inputs.keepers, { tokenRotation: "2" });
+        const rotate = rec.byName("c-tokyo-1-k3s-token-rotate");
+        assert.match(rotate.inputs.create, /^# hybridinfra: tokyo-1\/k3s-token-rotate$/m);
+        assert.equal(rotate.inputs.connection.host, "198.51.100.1");
+        // The new token reaches the host on stdin only, the same value every config step writes.
+        const token = stdinSecret(rec, "c-tokyo-1-k3s-token-rotate", "k3s_token");
+        assert.ok(rec.isSecret(rotate, "stdin"));
+        for (const n of ["tokyo-1", "tokyo-2", "tokyo-3", "home-pc"]) assert.equal(stdinSecret(rec, `c-${n}-k3s-config`, "k3s_token"), token);
+        for (const r of rec.resources) for (const text of rec.plainStrings(r)) assert.ok(!text.includes(token), `the token leaked into a plain input of ${r.name}`);
+        // Order: rotate → first server's install (restart) → tokyo-2 → tokyo-3 → the agent.
+        assert.ok(rec.byName("c-tokyo-1-k3s-install").dependencyNames.includes("c-tokyo-1-k3s-token-rotate"));
+        assert.ok(rec.byName("c-tokyo-1-k3s-install").dependencyNames.includes("overlay-wg-up"));
+        assert.ok(rec.byName("c-tokyo-2-k3s-install").dependencyNames.includes("c-tokyo-1-k3s-install"));
+        assert.ok(rec.byName("c-tokyo-3-k3s-install").dependencyNames.includes("c-tokyo-2-k3s-install"));
+        assert.ok(rec.byName("c-home-pc-k3s-install").dependencyNames.includes("c-tokyo-3-k3s-install"));
+        // config.yaml states the generation on servers and agents, so each install step restarts k3s.
+        for (const n of ["tokyo-1", "tokyo-2", "tokyo-3", "home-pc"]) {
+            assert.match(rec.byName(`c-${n}-k3s-config`).inputs.create, /^# cluster token generation 2 \(k3s\.tokenRotation\): a new generation restarts k3s here with the rotated token\.$/m);
+        }
+        for (const r of [rotate]) {
+            assertHostScript({ script: extractProgram(r.inputs.create), command: r.inputs.create }, `${r.name} create`);
+            assertHostScript({ script: extractProgram(r.inputs.delete), command: r.inputs.delete }, `${r.name} delete`);
+        }
+    });
+
+    it("the rotate script: k3s's own token is the old one, the new one comes from stdin, a re-run or a fresh host changes nothing", () => {
+        const script = renderTokenRotateScript(2);
+        assertSnapshot("token-rotate.sh", script);
+        assert.match(script, /k3s_old_token="\$\(cat \/var\/lib\/rancher\/k3s\/server\/token\)"/);
+        assert.match(script, /k3s_new_token="\$\(hi_secret k3s_token\)"/);
+        assert.match(script, /K3S_TOKEN="\$k3s_old_token" k3s token rotate --new-token "\$k3s_new_token"/);
+        assert.match(script, /already runs with token generation 2/);
+        assert.match(script, /no k3s cluster runs here yet/);
+    });
+
+    it("k3s.tokenRotation is a whole number from 0, and never goes down", () => {
+        const cfg = (k3s: Record<string, unknown>) => ({ hosts: [{ name: "a", ssh: { host: "203.0.113.10" }, location: "x", roles: ["hub", "server"], publicEndpoint: "203.0.113.10" }], k3s });
+        assert.deepEqual(configProblems(cfg({ tokenRotation: 1 })), []);
+        assert.deepEqual(configProblems(cfg({ tokenRotation: -1 })), [
+            "k3s.tokenRotation: Too small: expected number to be >=0, got -1. Fix: use a whole number from 0 (the token the cluster was created with) up; raise it by one to rotate the cluster token",
+        ]);
+        assert.deepEqual(messages({ ...created, tokenRotation: 2 }, { ...created, tokenRotation: 1 }), [
+            "k3s.tokenRotation: is 1, lower than 2 that the last `pulumi up` rotated the cluster token to; a lower generation would rotate the token again, not restore the old one. Fix: set it back to 2, or to 3 to rotate the token once more",
+        ]);
+        assert.deepEqual(messages(created, { ...created, tokenRotation: 1 }), []);
     });
 });

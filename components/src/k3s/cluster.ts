@@ -9,7 +9,8 @@ import { extractKubeconfig } from "./kubeconfig";
 import { apiUrl, Datastore, K3sClusterArgs, K3sInstallArgs, K3sNodeArgs, NodeRole } from "./model";
 import { K3sAgent, k3sAgentInternals, K3sNodeInternals, K3sServer, k3sServerInternals } from "./node";
 import { K3sPlan, planK3s } from "./plan";
-import { renderKubeconfigScript } from "./scripts";
+import { renderKubeconfigScript, renderTokenRotateDelete, renderTokenRotateScript } from "./scripts";
+import { SECRET_TOKEN } from "./render";
 
 /** What composition (apps, tunnels, tests) needs from a K3sCluster besides its outputs. */
 export interface K3sClusterInternals {
@@ -24,7 +25,17 @@ export interface K3sClusterInternals {
     readonly servers: Record<string, K3sServer>;
     readonly agents: Record<string, K3sAgent>;
     readonly token: random.RandomPassword;
+    /** `k3s token rotate` on the first server; present when k3s.tokenRotation is above 0. */
+    readonly tokenRotateStep?: command.remote.Command;
     readonly kubeconfigStep: command.remote.Command;
+}
+
+/** The resources of a dependsOn option (an Input-valued dependsOn is not supported by the node components). */
+function resourcesOf(d: pulumi.ComponentResourceOptions["dependsOn"]): pulumi.Resource[] {
+    if (d === undefined) return [];
+    if (pulumi.Resource.isInstance(d)) return [d];
+    if (Array.isArray(d)) return d.filter((x): x is pulumi.Resource => pulumi.Resource.isInstance(x));
+    throw new Error("K3sCluster: dependsOn must be a resource or a list of resources (not an Output or Promise)");
 }
 
 export function k3sClusterInternals(c: K3sCluster): K3sClusterInternals {
@@ -58,13 +69,32 @@ export class K3sCluster extends pulumi.ComponentResource {
             return e !== byName.get(server)?.publicAddress ? e : undefined;
         };
         const first = byName.get(plan.firstServer)!;
+        const rotation = args.tokenRotation ?? 0;
         const token = new random.RandomPassword(
             `${name}-token`,
             // Letters and digits only: k3s parses `K10…::server:…` tokens, and a plain secret never needs quoting.
-            { length: 48, special: false },
+            // A new k3s.tokenRotation generation replaces it (keepers), which is what rotates the token.
+            { length: 48, special: false, ...(rotation > 0 ? { keepers: { tokenRotation: String(rotation) } } : {}) },
             { parent: this, additionalSecretOutputs: ["result"] },
         );
         const tokenValue = pulumi.secret(token.result);
+        // The datastore learns the new token on the first server before any k3s restarts with it: the first
+        // server's install step (the start of every restart chain) waits for this step.
+        const tokenRotateStep =
+            rotation > 0
+                ? remoteStep(
+                      `${name}-${plan.firstServer}-k3s-token-rotate`,
+                      {
+                          host: plan.firstServer,
+                          step: "k3s-token-rotate",
+                          connection: connectionFor(first, byName),
+                          create: renderTokenRotateScript(rotation),
+                          delete: renderTokenRotateDelete(),
+                          secrets: { [SECRET_TOKEN]: tokenValue },
+                      },
+                      { parent: this },
+                  )
+                : undefined;
         const firstUrl: pulumi.Input<string> = typeof first.overlayAddress === "string" ? apiUrl(first.overlayAddress) : pulumi.output(first.overlayAddress).apply(apiUrl);
         const install: K3sInstallArgs = {
             ...(plan.install.version !== undefined ? { version: plan.install.version } : {}),
@@ -78,6 +108,7 @@ export class K3sCluster extends pulumi.ComponentResource {
             install,
             failoverProfile: plan.timings.profile,
             ...(args.kubeletArgs !== undefined ? { kubeletArgs: args.kubeletArgs } : {}),
+            ...(rotation > 0 ? { tokenRotation: rotation } : {}),
         };
         // Only the hosts a node's steps connect through: its jump host, and the control host (the first
         // server) with its jump host. Handing every node the whole list made validation and connection
@@ -96,7 +127,12 @@ export class K3sCluster extends pulumi.ComponentResource {
             // component's dependsOn), every other node's by the install of the node before it in the plan,
             // which serialises joining servers and fans agents out after the last server. A server's install
             // ends when its API is ready, so every install transitively waits for the whole overlay.
-            const dependsOn = p.after !== undefined ? [internalsOf.get(p.after)!.install] : opts?.dependsOn;
+            const dependsOn =
+                p.after !== undefined
+                    ? [internalsOf.get(p.after)!.install]
+                    : tokenRotateStep !== undefined
+                      ? [...resourcesOf(opts?.dependsOn), tokenRotateStep]
+                      : opts?.dependsOn;
             const childOpts: pulumi.ComponentResourceOptions = { parent: this, ...(dependsOn !== undefined ? { dependsOn } : {}) };
             const controlHost = p.firstServer ? {} : { controlHost: first };
             if (p.role === NodeRole.Server) {
@@ -159,6 +195,7 @@ export class K3sCluster extends pulumi.ComponentResource {
             servers,
             agents,
             token,
+            ...(tokenRotateStep !== undefined ? { tokenRotateStep } : {}),
             kubeconfigStep,
         });
         this.registerOutputs({ kubeconfig: this.kubeconfig, apiEndpoint: this.apiEndpoint, failoverBoundSeconds: this.failoverBoundSeconds });

@@ -31,6 +31,8 @@ export interface K3sRecordedSettings {
     readonly serviceCidr: string;
     readonly flannelBackend: string;
     readonly secretsEncryption: boolean;
+    /** Generation of the cluster token (`k3s.tokenRotation`, 0 for the token the cluster was created with). */
+    readonly tokenRotation: number;
 }
 
 /** The datastore a cluster gets when `k3s.datastore` is not set. */
@@ -50,6 +52,7 @@ export function recordK3sSettings(args: Omit<K3sClusterArgs, "nodes" | "interfac
         serviceCidr: args.serviceCidr ?? DEFAULT_SERVICE_CIDR,
         flannelBackend: FLANNEL_BACKEND,
         secretsEncryption: args.secretsEncryption ?? false,
+        tokenRotation: args.tokenRotation ?? 0,
     };
 }
 
@@ -166,6 +169,15 @@ export function k3sChangeProblems(previous: unknown, next: K3sRecordedSettings, 
                 ),
             );
         }
+    }
+    if (typeof prev.tokenRotation === "number" && next.tokenRotation < prev.tokenRotation) {
+        problems.push(
+            new HybridInfraConfigError(
+                "k3s.tokenRotation",
+                `is ${next.tokenRotation}, lower than ${prev.tokenRotation} that the last \`pulumi up\` rotated the cluster token to; a lower generation would rotate the token again, not restore the old one`,
+                `set it back to ${prev.tokenRotation}, or to ${prev.tokenRotation + 1} to rotate the token once more`,
+            ),
+        );
     }
     return problems;
 }

@@ -176,6 +176,14 @@ export interface K3sSettingsArgs {
      */
     readonly kubeconfigEndpointIsExternal?: boolean;
     /**
+     * Generation of the cluster token. Raising it (0 → 1 → 2 …) rotates the token, e.g. after a leak: a new
+     * random token is made, `k3s token rotate` runs on the first server, the token file is rewritten on every
+     * node, and k3s restarts on the servers one at a time, then on the agents. Lowering it is refused by the
+     * stack program. Needs k3s v1.28 or later (`k3s token rotate`).
+     * @default 0 (the token the cluster was created with)
+     */
+    readonly tokenRotation?: number;
+    /**
      * Pod network. Creation-only: the stack program refuses a change on a running cluster.
      * @default "10.42.0.0/16"
      */

@@ -37,6 +37,12 @@ export interface K3sNodeCommonArgs {
      */
     readonly kubeletArgs?: string[];
     /**
+     * Generation of the cluster token (see `K3sSettingsArgs.tokenRotation`): stated in config.yaml, so that a
+     * new generation restarts k3s here with the new `token`.
+     * @default 0
+     */
+    readonly tokenRotation?: number;
+    /**
      * A server of the cluster (usually the first) where kubectl runs: it waits for this node to be Ready,
      * syncs its labels, and on removal drains and deletes the Node.
      * @default none (no readiness wait; removal only uninstalls k3s)
@@ -302,6 +308,7 @@ export class K3sServer extends pulumi.ComponentResource {
                     ...(args.clusterCidr !== undefined ? { clusterCidr: args.clusterCidr } : {}),
                     ...(args.serviceCidr !== undefined ? { serviceCidr: args.serviceCidr } : {}),
                     ...(args.tlsSans !== undefined ? { extraTlsSans: args.tlsSans } : {}),
+                    ...(args.tokenRotation !== undefined ? { tokenRotation: args.tokenRotation } : {}),
                 }),
             ),
         );
@@ -344,6 +351,7 @@ export class K3sAgent extends pulumi.ComponentResource {
                     serverUrl: serverUrl!,
                     failoverProfile: args.failoverProfile ?? FailoverProfile.Default,
                     ...(args.kubeletArgs !== undefined ? { kubeletArgs: args.kubeletArgs } : {}),
+                    ...(args.tokenRotation !== undefined ? { tokenRotation: args.tokenRotation } : {}),
                 }),
             ),
         );

@@ -30,6 +30,8 @@ export interface K3sConfigValues {
     readonly kubeletArgs: readonly string[];
     readonly kubeControllerManagerArgs?: readonly string[];
     readonly kubeApiServerArgs?: readonly string[];
+    /** Cluster token generation (`k3s.tokenRotation`), stated as a comment so that a rotation restarts k3s. */
+    readonly tokenRotation?: number;
 }
 
 /** The per-node inputs of `planNodeConfig` (what a K3sServer / K3sAgent knows about itself). */
@@ -51,6 +53,7 @@ export interface NodeConfigInput {
     readonly serviceCidr?: string;
     /** More names for the server certificate (e.g. the kubeconfig endpoint). */
     readonly extraTlsSans?: readonly string[];
+    readonly tokenRotation?: number;
 }
 
 function unique(values: readonly string[]): string[] {
@@ -94,6 +97,7 @@ export function planNodeConfig(input: NodeConfigInput): K3sConfigValues {
         interfaceName: input.interfaceName,
         ...(input.node.overlayMtu !== undefined ? { overlayMtu: input.node.overlayMtu } : {}),
         ...(input.serverUrl !== undefined ? { serverUrl: input.serverUrl } : {}),
+        ...(input.tokenRotation !== undefined && input.tokenRotation > 0 ? { tokenRotation: input.tokenRotation } : {}),
         ...(server && input.clusterInit ? { clusterInit: true } : {}),
         ...(server && input.externalDatastore ? { externalDatastore: true } : {}),
         ...(server ? { tlsSans: unique([...(input.node.publicAddress !== undefined ? [input.node.publicAddress] : []), ...(input.extraTlsSans ?? [])]) } : {}),

@@ -77,6 +77,11 @@ export function renderK3sConfig(v: K3sConfigValues): string {
             "# A change of this MTU restarts k3s here; pods created before keep the old MTU until they are recreated.",
         );
     }
+    if (v.tokenRotation !== undefined) {
+        // k3s reads token-file only when it starts: stating the generation here makes a rotation a config change,
+        // which restarts k3s here once the token file holds the new token.
+        lines.push(`# cluster token generation ${v.tokenRotation} (k3s.tokenRotation): a new generation restarts k3s here with the rotated token.`);
+    }
     for (const [key, value] of k3sConfigEntries(v)) {
         if (!known.includes(key)) throw new Error(`renderK3sConfig: "${key}" is not a k3s ${v.role} flag (bug in HybridInfra)`);
         if (Array.isArray(value)) {

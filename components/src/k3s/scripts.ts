@@ -185,6 +185,50 @@ export function renderInstallScript(o: InstallScriptOptions): string {
     return lines.join("\n");
 }
 
+/** k3s's own copy of the server token, in secure format (`K10<CA hash>::server:<password>`); `k3s token rotate` rewrites it. */
+export const K3S_SERVER_TOKEN_PATH = "/var/lib/rancher/k3s/server/token";
+
+/**
+ * The k3s-token-rotate step, on the first server, before its install step restarts k3s (k3s.tokenRotation).
+ * The old token is the one k3s itself runs with (its server/token file; our token file may already hold the
+ * new one). Skipped on a host where no cluster runs yet (it starts with the new token) and when k3s already
+ * has the new token (a re-run). After it, the config steps' new token files and config.yaml (which states the
+ * generation) make the install steps restart k3s: this server, the other servers one at a time, then the agents.
+ * Untested against a real k3s (none can be had here): see the README's "Day 2".
+ */
+export function renderTokenRotateScript(generation: number, timeoutSeconds = 120): string {
+    return [
+        `# cluster token generation ${generation} (k3s.tokenRotation): a new generation re-runs this step`,
+        K3S_PATH,
+        `if [ ! -s ${K3S_SERVER_TOKEN_PATH} ] || ! command -v k3s >/dev/null 2>&1; then`,
+        '  hi_log "no k3s cluster runs here yet: it will start with the new token, nothing to rotate"',
+        "else",
+        `  k3s_old_token="$(cat ${K3S_SERVER_TOKEN_PATH})"`,
+        `  k3s_new_token="$(hi_secret ${SECRET_TOKEN})"`,
+        '  if [ "${k3s_old_token##*::server:}" = "$k3s_new_token" ] || [ "$k3s_old_token" = "$k3s_new_token" ]; then',
+        `    hi_log "k3s already runs with token generation ${generation}"`,
+        "  else",
+        `    k3s_deadline=$(( $(date +%s) + ${timeoutSeconds} ))`,
+        "    until k3s kubectl get --raw=/readyz >/dev/null 2>&1; do",
+        `      [ "$(date +%s)" -lt "$k3s_deadline" ] || hi_fail "the k3s API is not ready after ${timeoutSeconds}s, so the token cannot be rotated; nothing was changed"`,
+        "      sleep 3",
+        "    done",
+        `    hi_log "rotating the cluster token to generation ${generation} (k3s token rotate)"`,
+        // The old token travels in K3S_TOKEN (the environment variable of `--token`). `--new-token` has no
+        // environment variable: the new token is in this command's argv while it runs (root's own process).
+        '    K3S_TOKEN="$k3s_old_token" k3s token rotate --new-token "$k3s_new_token" >/dev/null ||',
+        '      hi_fail "k3s token rotate failed; the cluster keeps its old token and no node was restarted"',
+        "    HI_CHANGED=1",
+        "  fi",
+        "fi",
+    ].join("\n");
+}
+
+/** Delete of the k3s-token-rotate step: a rotated token stays rotated. */
+export function renderTokenRotateDelete(): string {
+    return 'hi_log "the cluster token stays rotated (a rotation cannot be undone); nothing to do"';
+}
+
 /** Delete of the k3s-install step: the installer's own uninstall script (removes k3s, its data and CNI). */
 export function renderUninstallScript(role: NodeRole): string {
     const script = uninstallScript(role);

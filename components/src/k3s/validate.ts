@@ -341,6 +341,13 @@ export function validateK3sCluster(args: K3sClusterArgs): void {
     validateExtraArgs(args.kubeletArgs, ArgTarget.Kubelet, "k3s.kubeletArgs", profile);
     validateExtraArgs(args.kubeControllerManagerArgs, ArgTarget.KubeControllerManager, "k3s.kubeControllerManagerArgs", profile);
     validateExtraArgs(args.kubeApiServerArgs, ArgTarget.KubeApiServer, "k3s.kubeApiServerArgs", profile);
+    if (args.tokenRotation !== undefined && !(Number.isInteger(args.tokenRotation) && args.tokenRotation >= 0)) {
+        throw new HybridInfraConfigError(
+            "k3s.tokenRotation",
+            `must be a whole number from 0 up, got ${showValue(args.tokenRotation)}`,
+            "use 0 for the token the cluster was created with, and raise it by one to rotate the token",
+        );
+    }
     validateCidr(args.clusterCidr, "k3s.clusterCidr", "10.42.0.0/16");
     validateCidr(args.serviceCidr, "k3s.serviceCidr", "10.43.0.0/16");
     if (args.kubeconfigEndpoint !== undefined && !isHostAddress(args.kubeconfigEndpoint)) {
