@@ -98,7 +98,7 @@ const K3s = z.strictObject({
 
 const Ingress = z.strictObject({
     mode: z.enum(["traefik", "cloudflare-tunnel", "cloud-forward"]).optional(),
-    tls: z.enum(["none", "private-ca", "existing-secret", "cloudflare-origin-ca"]).optional(),
+    tls: z.enum(["none", "private-ca", "existing-secret", "cloudflare-origin-ca", "cert-manager"]).optional(),
     tlsSecretName: z.string().min(1).optional(),
     forwardHost: z.string().regex(label).optional(),
     cloudflare: z
@@ -110,6 +110,8 @@ const Ingress = z.strictObject({
         .optional(),
     traefikDashboard: z.boolean().optional(),
     certManager: z.boolean().optional(),
+    acmeEmail: z.string().regex(/^[^@\s]+@[^@\s]+\.[^@\s]+$/).optional(),
+    acmeServer: z.string().regex(/^https:\/\/\S+$/).optional(),
 });
 
 const Probe = z.strictObject({
@@ -213,6 +215,8 @@ const FIXES: Record<string, string> = {
     overlayAddress: "use an IPv4 address inside overlay.cidr, or remove it to let HybridInfra pick one",
     accountId: "copy the 32-character account ID from the Cloudflare dashboard",
     zoneId: "copy the 32-character zone ID from the Cloudflare dashboard",
+    acmeEmail: "use the address Let's Encrypt sends expiry notices to, e.g. `ops@example.com`",
+    acmeServer: "use an https ACME directory URL, e.g. https://acme-staging-v02.api.letsencrypt.org/directory",
     replicas: REPLICAS_FIX,
     mtu: MTU_FIX,
     keepalive: KEEPALIVE_FIX,

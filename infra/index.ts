@@ -6,6 +6,8 @@
 //   overlayAddresses      each host's overlay address
 //   appUrls               public URLs of the exposed apps, by app
 //   failoverBoundSeconds  worst-case seconds before pods of a dark node are rescheduled (the profile's bound)
+//   certificateExpiry     per app with TLS: the certificate's expiry (private-ca renews only on a pulumi up within
+//                         30 days of it), or who renews it (cert-manager, the owner of an existing Secret)
 //   k3sSettings           the k3s settings this run deployed, compared by the next run (creation-only settings,
 //                         version, secrets encryption)
 import { main } from "./program";

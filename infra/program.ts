@@ -105,6 +105,7 @@ export interface ProgramOutputs {
     overlayAddresses: pulumi.Output<Record<string, string>>;
     appUrls: pulumi.Output<Record<string, string[]>>;
     failoverBoundSeconds: pulumi.Output<number>;
+    certificateExpiry: pulumi.Output<Record<string, string>>;
     /** What the next run compares with (`K3S_SETTINGS_OUTPUT`): see `runCheckedProgram`. */
     k3sSettings: pulumi.Output<K3sRecordedSettings>;
 }
@@ -134,6 +135,7 @@ function composeProgram(args: HybridClusterArgs, settings: K3sRecordedSettings):
             overlayAddresses: cluster.overlayAddresses,
             appUrls: cluster.appUrls,
             failoverBoundSeconds: cluster.failoverBoundSeconds,
+            certificateExpiry: cluster.certificateExpiry,
             k3sSettings: pulumi.output(settings),
         },
     };

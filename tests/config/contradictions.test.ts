@@ -132,7 +132,7 @@ describe("§1 ingress that is not used", () => {
         const e = good();
         e.ingress = { mode: "traefik", tls: "none", tlsSecretName: "web-tls" };
         rejects(e, [
-            'ingress.tlsSecretName: is "web-tls", but ingress.tls is "none": apps serve no TLS, so it has no effect; ingress.tls "existing-secret", "private-ca" and "cloudflare-origin-ca" use it. Fix: remove ingress.tlsSecretName, or set ingress.tls: existing-secret',
+            'ingress.tlsSecretName: is "web-tls", but ingress.tls is "none": apps serve no TLS, so it has no effect; ingress.tls "existing-secret", "private-ca", "cloudflare-origin-ca" and "cert-manager" use it. Fix: remove ingress.tlsSecretName, or set ingress.tls: existing-secret',
         ]);
     });
 });
@@ -333,5 +333,32 @@ describe("every problem at once", () => {
             ["overlay.mtu", "hosts[0].roles", "k3s.disable[0]", "apps[1].name"],
         );
         assert.throws(() => parseClusterConfig(c), (e: Error) => e.message.startsWith("invalid stack config hybrid-infra:cluster:\n  - overlay.mtu: is 1380"));
+    });
+});
+
+describe("§3 TLS that really issues, from the stack config", () => {
+    it("the issue's example: traefik with cloudflare-origin-ca and the zone set is rejected for the true reasons, both at once (today: 'missing cloudflare.zoneId')", () => {
+        const c = good();
+        c.ingress = { mode: "traefik", tls: "cloudflare-origin-ca", cloudflare: CF };
+        rejects(c, [
+            'ingress.cloudflare: is {"accountId":"0123456789abcdef0123456789abcdef","zoneId":"fedcba9876543210fed…, but ingress.mode is "traefik": no Cloudflare Tunnel is made, so it has no effect; only ingress.mode "cloudflare-tunnel" uses it. Fix: remove ingress.cloudflare, or set ingress.mode: cloudflare-tunnel',
+            'ingress.tls: is "cloudflare-origin-ca", but ingress.mode is "traefik": an Origin CA certificate is trusted only by Cloudflare\'s proxy, and in this mode browsers reach Traefik directly (HybridInfra makes no proxied DNS record here), so every browser would reject it. Fix: use ingress.tls cert-manager (a publicly trusted ACME certificate, renewed in the cluster), private-ca or existing-secret; or ingress.mode cloudflare-tunnel, where Cloudflare\'s edge is in front',
+        ]);
+    });
+
+    it("tls cert-manager is accepted with acmeEmail, and rejected without it; acmeServer without cert-manager has no effect", () => {
+        const c = good();
+        c.ingress = { mode: "traefik", tls: "cert-manager", acmeEmail: "ops@example.com", acmeServer: "https://acme-staging-v02.api.letsencrypt.org/directory" };
+        rejects(c, []);
+        const d = good();
+        d.ingress = { mode: "traefik", tls: "cert-manager" };
+        rejects(d, [
+            'ingress.acmeEmail: is not set, but ingress.tls is "cert-manager": the apps\' certificates come from the "letsencrypt" ACME ClusterIssuer, whose account needs an email. Fix: set ingress.acmeEmail to the address Let\'s Encrypt sends expiry notices to',
+        ]);
+        const e = good();
+        e.ingress = { mode: "traefik", acmeServer: "https://acme-staging-v02.api.letsencrypt.org/directory" };
+        rejects(e, [
+            'ingress.acmeServer: is "https://acme-staging-v02.api.letsencrypt.org/directory", but ingress.tls is "private-ca" (the default) and ingress.certManager is not true: no ACME issuer is made, so it has no effect. Fix: remove ingress.acmeServer, or set ingress.tls: cert-manager (or ingress.certManager: true for the issuer alone)',
+        ]);
     });
 });

@@ -95,6 +95,8 @@ export const DEFAULT_OUTPUTS: Record<string, OutputFactory> = {
     }),
     "tls:index/locallySignedCert:LocallySignedCert": ({ name }) => ({
         certPem: `-----BEGIN CERTIFICATE-----\nLEAF${fakeHex(name, 24)}\n-----END CERTIFICATE-----\n`,
+        // A fixed fake date: a year after the day this fake was written.
+        validityEndTime: "2027-12-01T00:00:00Z",
     }),
     "tls:index/certRequest:CertRequest": ({ name }) => ({
         certRequestPem: `-----BEGIN CERTIFICATE REQUEST-----\nCSR${fakeHex(name, 24)}\n-----END CERTIFICATE REQUEST-----\n`,

@@ -7,10 +7,12 @@
 #   kwok/  sigs.k8s.io/kwok   -> kwok (fakes kubelets: node heartbeats, pod status)
 #   helmcrds/ github.com/k3s-io/helm-controller -> helmcrds, our program that prints helm-controller's own CRDs
 #          (HelmChart, HelmChartConfig) into .tools/share/helm-controller/crds.yaml for tests/engine/addons
+#   certmanager: cert-manager's CRDs of the pinned CERT_MANAGER_VERSION (downloaded, not built) into
+#          .tools/share/cert-manager/crds.yaml for tests/engine/certManager
 # They are separate modules so that Go's minimal version selection cannot raise one graph's shared
 # dependencies (grpc, otel, etcd client, k8s.io/*) because of another.
 #
-# Output: <repo>/.tools/bin, <repo>/.tools/share/kwok/stages and <repo>/.tools/share/helm-controller (gitignored). Always runs `go build`: Go's build cache makes a warm run cheap,
+# Output: <repo>/.tools/bin, <repo>/.tools/share/kwok/stages, <repo>/.tools/share/helm-controller and <repo>/.tools/share/cert-manager (gitignored). Always runs `go build`: Go's build cache makes a warm run cheap,
 # and a changed go.mod rebuilds exactly what changed. Only the Go module proxy is needed (go mod download).
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
@@ -86,4 +88,20 @@ if want helmcrds; then
   "$bin/helmcrds" >"$share/crds.yaml.tmp" || { rm -f "$share/crds.yaml.tmp"; echo "build.sh: helmcrds failed" >&2; exit 1; }
   mv -f "$share/crds.yaml.tmp" "$share/crds.yaml"
   echo "   $share/crds.yaml"
+fi
+
+if want certmanager; then
+  # cert-manager's own CRDs (Certificate, ClusterIssuer, ...), of the release components/src/addons/plan.ts
+  # pins as CERT_MANAGER_VERSION, from the github.com/cert-manager/cert-manager module's deploy/crds, unmodified.
+  # Nothing is built: the module is only downloaded (and checked against the Go checksum database).
+  cm_ver="$(sed -n 's/^export const CERT_MANAGER_VERSION = "\(v[0-9.]*\)";$/\1/p' "$root/components/src/addons/plan.ts")"
+  [ -n "$cm_ver" ] || { echo "build.sh: CERT_MANAGER_VERSION not found in components/src/addons/plan.ts" >&2; exit 1; }
+  echo "== cert-manager CRDs (github.com/cert-manager/cert-manager $cm_ver deploy/crds)"
+  cm_dir="$(cd "$here" && GOFLAGS=-mod=mod go mod download -json "github.com/cert-manager/cert-manager@$cm_ver" | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p')"
+  [ -n "$cm_dir" ] && [ -d "$cm_dir/deploy/crds" ] || { echo "build.sh: FAILED to download github.com/cert-manager/cert-manager@$cm_ver" >&2; exit 1; }
+  share="$root/.tools/share/cert-manager"
+  mkdir -p "$share"
+  for f in "$cm_dir"/deploy/crds/*.yaml; do printf -- '---\n'; cat "$f"; done >"$share/crds.yaml.tmp"
+  mv -f "$share/crds.yaml.tmp" "$share/crds.yaml"
+  echo "   $share/crds.yaml ($cm_ver)"
 fi

@@ -1,6 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as k8s from "@pulumi/kubernetes";
 import { requireKubernetesProvider } from "../apps/provider";
+import { DEFAULT_CLUSTER_ISSUER } from "../apps/plan";
 import { acmeClusterIssuer, CERT_MANAGER_REPO, CERT_MANAGER_VERSION, certManagerValues, LETS_ENCRYPT_PRODUCTION, validateCertManager } from "./plan";
 
 export interface CertManagerArgs {
@@ -24,6 +25,12 @@ export interface CertManagerArgs {
      * @default Let's Encrypt production
      */
     readonly acmeServer?: string;
+    /**
+     * Install cert-manager's chart. `false` uses a cert-manager already in the cluster (its CRDs must be
+     * there): only the ClusterIssuer is created.
+     * @default true
+     */
+    readonly install?: boolean;
 }
 
 /** cert-manager from jetstack's Helm chart, CRDs included. Needs the cluster's kubernetes provider. */
@@ -37,7 +44,7 @@ export class CertManager extends pulumi.ComponentResource {
         requireKubernetesProvider(opts, "CertManager", name);
         super("hybridinfra:index:CertManager", name, {}, opts);
         const namespace = args.namespace ?? "cert-manager";
-        const release = new k8s.helm.v3.Release(
+        const release = args.install === false ? undefined : new k8s.helm.v3.Release(
             `${name}-release`,
             {
                 name: "cert-manager",
@@ -52,17 +59,18 @@ export class CertManager extends pulumi.ComponentResource {
             },
             { parent: this },
         );
-        let issuerName = "";
+        let issuerName: pulumi.Output<string> = pulumi.output("");
         if (args.acmeEmail !== undefined) {
-            issuerName = "letsencrypt";
-            new k8s.apiextensions.CustomResource(
+            const issuer = new k8s.apiextensions.CustomResource(
                 `${name}-issuer`,
-                { apiVersion: "cert-manager.io/v1", kind: "ClusterIssuer", metadata: { name: issuerName }, spec: acmeClusterIssuer(issuerName, args.acmeEmail, args.acmeServer ?? LETS_ENCRYPT_PRODUCTION) },
-                { parent: this, dependsOn: [release] },
+                { apiVersion: "cert-manager.io/v1", kind: "ClusterIssuer", metadata: { name: DEFAULT_CLUSTER_ISSUER }, spec: acmeClusterIssuer(DEFAULT_CLUSTER_ISSUER, args.acmeEmail, args.acmeServer ?? LETS_ENCRYPT_PRODUCTION) },
+                { parent: this, ...(release !== undefined ? { dependsOn: [release] } : {}) },
             );
+            // The name as the issuer's output, so whatever uses it (an app's Certificate) waits for the issuer.
+            issuerName = issuer.metadata.apply((m) => m.name);
         }
         this.namespace = pulumi.output(namespace);
-        this.clusterIssuerName = pulumi.output(issuerName);
+        this.clusterIssuerName = issuerName;
         this.registerOutputs({ namespace: this.namespace, clusterIssuerName: this.clusterIssuerName });
     }
 }

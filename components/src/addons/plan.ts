@@ -2,7 +2,11 @@ import { HybridInfraConfigError, showValue } from "../util/errors";
 import { isValidHostname } from "../apps/validate";
 
 /** A pinned cert-manager release; bump deliberately (CRDs change with it). */
-export const CERT_MANAGER_VERSION = "v1.17.2";
+/**
+ * A pinned cert-manager release; bump deliberately (CRDs change with it). The real-engine test installs the
+ * CRDs of the same version, from the `github.com/cert-manager/cert-manager` Go module (tools/kube/build.sh).
+ */
+export const CERT_MANAGER_VERSION = "v1.21.2";
 export const CERT_MANAGER_REPO = "https://charts.jetstack.io";
 export const LETS_ENCRYPT_PRODUCTION = "https://acme-v02.api.letsencrypt.org/directory";
 /** k3s configures its bundled Traefik from a HelmChartConfig of this name in kube-system. */

@@ -4,7 +4,7 @@ import { getInternals, setInternals } from "../util/internals";
 import { issueOriginCaCert } from "../cloudflare/originCa";
 import { Exposure, TlsMode } from "./model";
 import type { ExposedAppArgs } from "./model";
-import { AppPlan, appUrls, deploymentSpec, ingressAnnotations, ingressSpec, pdbSpec, planApp, PlannedTunnelRoute, routedPort, serviceSpec, tunnelRoutesFor } from "./plan";
+import { AppPlan, appUrls, certificateSpec, DEFAULT_CLUSTER_ISSUER, deploymentSpec, ingressAnnotations, ingressSpec, pdbSpec, planApp, PlannedTunnelRoute, routedPort, serviceSpec, tunnelRoutesFor } from "./plan";
 import { requireKubernetesProvider } from "./provider";
 import { issuePrivateCaLeaf, IssuedCert, PrivateCa, privateCaInternals } from "./tls";
 import { validateApp } from "./validate";
@@ -24,6 +24,10 @@ export interface ExposedAppInternals {
     readonly service: k8s.core.v1.Service;
     readonly ingress: k8s.networking.v1.Ingress;
     readonly pdb?: k8s.policy.v1.PodDisruptionBudget;
+    /** The cert-manager `Certificate` (tls mode `cert-manager`). */
+    readonly certificate?: k8s.apiextensions.CustomResource;
+    /** When the certificate Pulumi issued expires (RFC 3339): private-ca and cloudflare-origin-ca only. */
+    readonly certificateExpiry?: pulumi.Output<string>;
     /** The CA this app made for itself (only in private-ca mode without a shared CA). */
     readonly ownCa?: PrivateCa;
 }
@@ -77,6 +81,7 @@ export class ExposedApp extends pulumi.ComponentResource {
             case TlsMode.CloudflareOriginCa:
                 issued = issueOriginCaCert(`${name}-tls`, plan.hostnames, { parent: this });
                 break;
+            case TlsMode.CertManager:
             case TlsMode.ExistingSecret:
             case TlsMode.None:
                 break;
@@ -94,6 +99,17 @@ export class ExposedApp extends pulumi.ComponentResource {
                           type: "kubernetes.io/tls",
                           stringData: pulumi.secret(pulumi.all([issued.certPem, issued.privateKeyPem]).apply(([crt, key]) => ({ "tls.crt": crt, "tls.key": key }))),
                       },
+                      inNamespace,
+                  )
+                : undefined;
+
+        // cert-manager writes and renews the Secret; the Ingress names it before it exists (Traefik serves its
+        // default certificate until then).
+        const certificate =
+            plan.tlsMode === TlsMode.CertManager
+                ? new k8s.apiextensions.CustomResource(
+                      `${name}-certificate`,
+                      { apiVersion: "cert-manager.io/v1", kind: "Certificate", metadata: metadata(plan.tlsSecretName!), spec: pulumi.output(args.tls?.issuerName ?? DEFAULT_CLUSTER_ISSUER).apply((issuer) => certificateSpec(plan, issuer)) },
                       inNamespace,
                   )
                 : undefined;
@@ -130,6 +146,8 @@ export class ExposedApp extends pulumi.ComponentResource {
             service,
             ingress,
             ...(pdb !== undefined ? { pdb } : {}),
+            ...(certificate !== undefined ? { certificate } : {}),
+            ...(issued?.expiresAt !== undefined ? { certificateExpiry: issued.expiresAt } : {}),
             ...(ownCa !== undefined ? { ownCa } : {}),
         });
         this.registerOutputs({ urls: this.urls, serviceName: this.serviceName, namespace: this.namespace });

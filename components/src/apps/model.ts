@@ -10,6 +10,13 @@ export const TlsMode = {
     ExistingSecret: "existing-secret",
     /** A Cloudflare Origin CA certificate (trusted by Cloudflare's proxy, not by browsers). */
     CloudflareOriginCa: "cloudflare-origin-ca",
+    /**
+     * A publicly trusted certificate from cert-manager: a `Certificate` (cert-manager.io/v1) for the app's
+     * hostnames, issued by a ClusterIssuer (by default the `letsencrypt` ACME issuer of the `CertManager`
+     * add-on, HTTP-01 through Traefik). cert-manager writes the TLS Secret and renews it in the cluster
+     * (by default when a third of its lifetime is left), without `pulumi up`.
+     */
+    CertManager: "cert-manager",
 } as const;
 export type TlsMode = (typeof TlsMode)[keyof typeof TlsMode];
 
@@ -110,6 +117,12 @@ export interface AppTlsArgs {
      * @default a CA made for this app alone
      */
     readonly caPrivateKeyPem?: pulumi.Input<string>;
+    /**
+     * The ClusterIssuer that signs the app's `Certificate` (mode `cert-manager`). Give a `CertManager`'s
+     * `clusterIssuerName` output, and the Certificate waits for that add-on (its CRDs and issuer).
+     * @default "letsencrypt" (the ACME issuer `CertManager` creates when given `acmeEmail`)
+     */
+    readonly issuerName?: pulumi.Input<string>;
 }
 
 /** What an app is, shared by `ExposedAppArgs` and the cluster spec. */

@@ -71,6 +71,14 @@ export function selectorLabels(labels: Record<string, string>): Record<string, s
     return { "app.kubernetes.io/name": labels["app.kubernetes.io/name"], "app.kubernetes.io/instance": labels["app.kubernetes.io/instance"] };
 }
 
+/** The ClusterIssuer a `cert-manager` app uses unless told otherwise: the one `CertManager` makes from `acmeEmail`. */
+export const DEFAULT_CLUSTER_ISSUER = "letsencrypt";
+
+/** A cert-manager `Certificate` spec (cert-manager.io/v1) for the app's hostnames, into its TLS Secret. */
+export function certificateSpec(plan: AppPlan, issuerName: string): { secretName: string; dnsNames: string[]; issuerRef: { name: string; kind: string; group: string } } {
+    return { secretName: plan.tlsSecretName!, dnsNames: [...plan.hostnames], issuerRef: { name: issuerName, kind: "ClusterIssuer", group: "cert-manager.io" } };
+}
+
 export function planApp(name: string, args: ExposedAppArgs): AppPlan {
     const appName = args.appName ?? name;
     const labels = standardLabels(appName, "web");
@@ -257,7 +265,8 @@ export function tunnelRoutesFor(plan: AppPlan): PlannedTunnelRoute[] {
             hostname,
             service: `https://${TRAEFIK_SERVICE_HOST}:443`,
             originServerName: hostname,
-            ...(plan.tlsMode !== TlsMode.CloudflareOriginCa ? { noTlsVerify: true } : {}),
+            // cloudflared trusts Cloudflare's Origin CA and public CAs (cert-manager's ACME certificates).
+            ...(plan.tlsMode !== TlsMode.CloudflareOriginCa && plan.tlsMode !== TlsMode.CertManager ? { noTlsVerify: true } : {}),
         };
     });
 }

@@ -69,11 +69,13 @@ export interface IssuedCert {
     readonly certPem: pulumi.Output<string>;
     /** Secret. */
     readonly privateKeyPem: pulumi.Output<string>;
+    /** When the certificate expires (RFC 3339). */
+    readonly expiresAt?: pulumi.Output<string>;
 }
 
 /**
- * A server certificate for `hostnames`, signed by the given CA. One year, renewed 30 days before expiry
- * on the next `pulumi up`.
+ * A server certificate for `hostnames`, signed by the given CA. One year; it is renewed only by a
+ * `pulumi up` run within 30 days of its expiry (`earlyRenewalHours`): nothing renews it in the cluster.
  */
 export function issuePrivateCaLeaf(
     name: string,
@@ -97,5 +99,6 @@ export function issuePrivateCaLeaf(
     return {
         certPem: pulumi.all([cert.certPem, args.caCertPem]).apply(([leaf, ca]) => `${leaf.trimEnd()}\n${ca.trimEnd()}\n`),
         privateKeyPem: pulumi.secret(key.privateKeyPem),
+        expiresAt: cert.validityEndTime,
     };
 }

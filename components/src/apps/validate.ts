@@ -20,7 +20,7 @@ export interface AppLike {
     readonly livenessProbe?: HttpProbeArgs;
     readonly readinessProbe?: HttpProbeArgs;
     readonly placement?: PlacementArgs;
-    readonly tls?: { readonly mode: string; readonly secretName?: string; readonly caCertPem?: pulumi.Input<string>; readonly caPrivateKeyPem?: pulumi.Input<string> };
+    readonly tls?: { readonly mode: string; readonly secretName?: string; readonly caCertPem?: pulumi.Input<string>; readonly caPrivateKeyPem?: pulumi.Input<string>; readonly issuerName?: pulumi.Input<string> };
     readonly exposure?: string;
 }
 
@@ -202,6 +202,12 @@ export function validateApp(app: AppLike, at: string, ctx: AppValidationContext,
         }
         if ((app.tls.caCertPem === undefined) !== (app.tls.caPrivateKeyPem === undefined)) {
             throw new HybridInfraConfigError(`${at}.tls`, "sets only one of caCertPem and caPrivateKeyPem", "give both (e.g. from a PrivateCa), or neither to make a CA for this app");
+        }
+        if (app.tls.issuerName !== undefined && app.tls.mode !== TlsMode.CertManager) {
+            throw new HybridInfraConfigError(`${at}.tls.issuerName`, `is set, but tls.mode is ${showValue(app.tls.mode)}: only mode "cert-manager" uses an issuer`, "remove tls.issuerName, or set tls.mode: cert-manager");
+        }
+        if (typeof app.tls.issuerName === "string" && !/^[a-z0-9]([a-z0-9.-]{0,251}[a-z0-9])?$/.test(app.tls.issuerName)) {
+            throw new HybridInfraConfigError(`${at}.tls.issuerName`, `is not a valid ClusterIssuer name, got ${showValue(app.tls.issuerName)}`, "use the lowercase name of a ClusterIssuer, such as `letsencrypt`");
         }
         if (app.tls.mode === TlsMode.CloudflareOriginCa && options.checkCloudflare && !ctx.cloudflare?.zoneId) {
             throw new HybridInfraConfigError(`${at}.tls.mode`, "is \"cloudflare-origin-ca\" but the Cloudflare zone is not configured (missing cloudflare.zoneId)", "set cloudflare.zoneId in the stack config, or use another TLS mode");

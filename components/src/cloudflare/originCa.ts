@@ -18,5 +18,5 @@ export function issueOriginCaCert(name: string, hostnames: readonly string[], op
         { csr: csr.certRequestPem, hostnames: [...hostnames], requestType: "origin-ecc", requestedValidity: ORIGIN_CA_VALIDITY_DAYS },
         opts,
     );
-    return { certPem: cert.certificate, privateKeyPem: pulumi.secret(key.privateKeyPem) };
+    return { certPem: cert.certificate, privateKeyPem: pulumi.secret(key.privateKeyPem), expiresAt: cert.expiresOn };
 }

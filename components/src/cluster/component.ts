@@ -161,6 +161,12 @@ export class HybridCluster extends pulumi.ComponentResource {
     public readonly appUrls: pulumi.Output<Record<string, string[]>>;
     /** Worst-case seconds before a dark node's pods run elsewhere (the failover profile's bound). */
     public readonly failoverBoundSeconds: pulumi.Output<number>;
+    /**
+     * Per app with TLS: when its certificate expires (RFC 3339) where Pulumi issues it (`private-ca`: renewed
+     * only by a `pulumi up` within 30 days of that date; `cloudflare-origin-ca`), or who renews it
+     * (`renewed in the cluster by cert-manager`, `existing Secret: renewed by its owner`).
+     */
+    public readonly certificateExpiry: pulumi.Output<Record<string, string>>;
 
     constructor(name: string, args: HybridClusterArgs, opts?: pulumi.ComponentResourceOptions) {
         // Everything is validated before the first registration, so a bad spec registers nothing.
@@ -207,9 +213,18 @@ export class HybridCluster extends pulumi.ComponentResource {
         if (c.plan.ingressMode === IngressMode.CloudflareTunnel) {
             cfProvider = new cloudflare.Provider(`${name}-cloudflare`, { apiToken: pulumi.secret(args.cloudflareApiToken!) }, { parent: this });
         }
+        // The apps' Certificates need cert-manager's CRDs and the issuer: the add-on comes first.
+        const certManager =
+            tlsMode === TlsMode.CertManager
+                ? new CertManager(
+                      `${name}-cert-manager`,
+                      { install: args.ingress?.certManager !== false, acmeEmail: args.ingress!.acmeEmail!, ...(args.ingress?.acmeServer !== undefined ? { acmeServer: args.ingress.acmeServer } : {}) },
+                      k8sOpts,
+                  )
+                : undefined;
         const apps: Record<string, ExposedApp> = {};
         for (const a of c.apps) {
-            const tlsArgs = a.tls !== undefined ? { ...a.tls, ...(caArgs ?? {}) } : undefined;
+            const tlsArgs = a.tls !== undefined ? { ...a.tls, ...(caArgs ?? {}), ...(certManager !== undefined ? { issuerName: certManager.clusterIssuerName } : {}) } : undefined;
             apps[a.appName!] = new ExposedApp(
                 `${name}-${a.appName}`,
                 { ...a, ...(tlsArgs !== undefined ? { tls: tlsArgs } : {}) },
@@ -227,7 +242,9 @@ export class HybridCluster extends pulumi.ComponentResource {
             );
         }
         if (args.ingress?.traefikDashboard) new TraefikDashboard(`${name}-traefik-dashboard`, {}, k8sOpts);
-        if (args.ingress?.certManager) new CertManager(`${name}-cert-manager`, {}, k8sOpts);
+        if (certManager === undefined && args.ingress?.certManager === true) {
+            new CertManager(`${name}-cert-manager`, { ...(args.ingress.acmeEmail !== undefined ? { acmeEmail: args.ingress.acmeEmail } : {}), ...(args.ingress.acmeServer !== undefined ? { acmeServer: args.ingress.acmeServer } : {}) }, k8sOpts);
+        }
 
         this.kubeconfig = pulumi.secret(k3s.kubeconfig);
         this.apiEndpoint = k3s.apiEndpoint;
@@ -236,6 +253,19 @@ export class HybridCluster extends pulumi.ComponentResource {
         this.appUrls = pulumi
             .all(Object.fromEntries(Object.entries(apps).map(([n, app]) => [n, app.urls])))
             .apply((u) => u as Record<string, string[]>);
+        this.certificateExpiry = pulumi
+            .all(
+                Object.fromEntries(
+                    Object.entries(apps).flatMap(([n, app]): [string, pulumi.Input<string>][] => {
+                        const i = exposedAppInternals(app);
+                        if (i.certificateExpiry !== undefined) return [[n, i.certificateExpiry]];
+                        if (i.plan.tlsMode === TlsMode.CertManager) return [[n, "renewed in the cluster by cert-manager"]];
+                        if (i.plan.tlsMode === TlsMode.ExistingSecret) return [[n, "existing Secret: renewed by its owner"]];
+                        return [];
+                    }),
+                ),
+            )
+            .apply((e) => e as Record<string, string>);
         setInternals<HybridClusterInternals>(this, { composition: c, overlay, k3s, apps });
         this.registerOutputs({
             kubeconfig: this.kubeconfig,
@@ -243,6 +273,7 @@ export class HybridCluster extends pulumi.ComponentResource {
             overlayAddresses: this.overlayAddresses,
             appUrls: this.appUrls,
             failoverBoundSeconds: this.failoverBoundSeconds,
+            certificateExpiry: this.certificateExpiry,
         });
     }
 }

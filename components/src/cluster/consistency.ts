@@ -52,6 +52,9 @@ export interface ConsistencySpec {
         readonly forwardHost?: string;
         readonly cloudflare?: object;
         readonly traefikDashboard?: boolean;
+        readonly certManager?: boolean;
+        readonly acmeEmail?: string;
+        readonly acmeServer?: string;
     };
     readonly apps?: readonly { readonly name: string }[];
     /** The external datastore URL, checked for its form only when it is a plain string (never shown). */
@@ -187,10 +190,41 @@ function ingressProblems(spec: ConsistencySpec, kind: string): HybridInfraConfig
         out.push(
             new HybridInfraConfigError(
                 "ingress.tlsSecretName",
-                `is ${showValue(ingress.tlsSecretName)}, but ${modeText("ingress.tls", ingress.tls, "none")}: apps serve no TLS, so it has no effect; ingress.tls "existing-secret", "private-ca" and "cloudflare-origin-ca" use it`,
+                `is ${showValue(ingress.tlsSecretName)}, but ${modeText("ingress.tls", ingress.tls, "none")}: apps serve no TLS, so it has no effect; ingress.tls "existing-secret", "private-ca", "cloudflare-origin-ca" and "cert-manager" use it`,
                 "remove ingress.tlsSecretName, or set ingress.tls: existing-secret",
             ),
         );
+    }
+    if (tls === "cloudflare-origin-ca" && mode !== "cloudflare-tunnel") {
+        out.push(
+            new HybridInfraConfigError(
+                "ingress.tls",
+                `is "cloudflare-origin-ca", but ${modeIs}: an Origin CA certificate is trusted only by Cloudflare's proxy, and in this mode browsers reach Traefik directly (HybridInfra makes no proxied DNS record here), so every browser would reject it`,
+                `use ingress.tls cert-manager (a publicly trusted ACME certificate, renewed in the cluster), private-ca or existing-secret; or ingress.mode cloudflare-tunnel, where Cloudflare's edge is in front`,
+            ),
+        );
+    }
+    // cert-manager: the chart is installed when asked for or when the apps need it; the ACME issuer needs an email.
+    const certManagerUsed = tls === "cert-manager" || ingress.certManager === true;
+    if (tls === "cert-manager" && ingress.acmeEmail === undefined) {
+        out.push(
+            new HybridInfraConfigError(
+                "ingress.acmeEmail",
+                `is not set, but ingress.tls is "cert-manager": the apps' certificates come from the "letsencrypt" ACME ClusterIssuer, whose account needs an email`,
+                "set ingress.acmeEmail to the address Let's Encrypt sends expiry notices to",
+            ),
+        );
+    }
+    for (const key of ["acmeEmail", "acmeServer"] as const) {
+        if (ingress[key] !== undefined && !certManagerUsed) {
+            out.push(
+                new HybridInfraConfigError(
+                    `ingress.${key}`,
+                    `is ${showValue(ingress[key])}, but ${modeText("ingress.tls", ingress.tls, tls)} and ingress.certManager is not true: no ACME issuer is made, so it has no effect`,
+                    `remove ingress.${key}, or set ingress.tls: cert-manager (or ingress.certManager: true for the issuer alone)`,
+                ),
+            );
+        }
     }
     if (kind === TAILSCALE && mode === "cloud-forward") {
         out.push(

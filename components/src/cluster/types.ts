@@ -113,17 +113,32 @@ export interface ClusterCloudflareArgs {
 export interface ClusterIngressArgs {
     /** @default traefik */
     readonly mode?: IngressMode;
-    /** @default private-ca (none for a tunnel) */
+    /**
+     * Where the apps' certificates come from (see `TlsMode`). `cert-manager` needs `acmeEmail`;
+     * `cloudflare-origin-ca` only works with `mode: cloudflare-tunnel` (only Cloudflare's proxy trusts it).
+     * @default private-ca (none for a tunnel)
+     */
     readonly tls?: TlsMode;
-    /** For tls existing-secret. */
+    /** The TLS Secret's name: required for tls existing-secret. @default `<app>-tls` */
     readonly tlsSecretName?: string;
     /** The public host that forwards 80/443 (cloud-forward). @default the host with the ingress role */
     readonly forwardHost?: string;
     readonly cloudflare?: ClusterCloudflareArgs;
     /** @default false */
     readonly traefikDashboard?: boolean;
-    /** @default false */
+    /**
+     * Install cert-manager (jetstack's chart, `CERT_MANAGER_VERSION`). With `tls: cert-manager`, `false` means
+     * a cert-manager is already in the cluster: only the ClusterIssuer is made.
+     * @default true with tls cert-manager, else false
+     */
     readonly certManager?: boolean;
+    /**
+     * Email of the ACME account of the `letsencrypt` ClusterIssuer (HTTP-01 through Traefik). Required with
+     * tls cert-manager; an error when no cert-manager is used.
+     */
+    readonly acmeEmail?: string;
+    /** ACME directory URL (e.g. Let's Encrypt staging while testing). @default Let's Encrypt production */
+    readonly acmeServer?: string;
 }
 
 /** An app (see `ExposedAppArgs`); TLS and exposure follow the cluster's ingress. */
