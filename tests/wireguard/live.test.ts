@@ -17,6 +17,7 @@ import {
     renderConfigDeleteBody,
     renderInstallBody,
     sysctlPath,
+    sysctlRecordPath,
     WgInterfaceSpec,
     wireguardPublicKey,
 } from "../../components/src/wireguard";
@@ -90,7 +91,7 @@ describe("host scripts on real network namespaces", () => {
             for (const i of [IF_HUB, IF_SPOKE]) sh(["ip", "netns", "exec", ns, "ip", "link", "del", i]);
             sh(["ip", "netns", "del", ns]);
         }
-        for (const f of [configPath(IF_HUB), configPath(IF_SPOKE), sysctlPath(IF_HUB), sysctlPath(IF_SPOKE)]) fs.rmSync(f, { force: true });
+        for (const f of [configPath(IF_HUB), configPath(IF_SPOKE), sysctlPath(IF_HUB), sysctlPath(IF_SPOKE), sysctlRecordPath(IF_HUB)]) fs.rmSync(f, { force: true });
     });
 
     it("install finds the tools and the userspace fallback without touching the package manager", () => {
@@ -152,7 +153,9 @@ describe("host scripts on real network namespaces", () => {
         assert.match(del, new RegExp(`brought down ${IF_HUB}`));
         assert.notEqual(sh(["ip", "netns", "exec", NS_HUB, "ip", "link", "show", IF_HUB]).status, 0, "interface removed");
         assert.notEqual(sh(["ip", "netns", "exec", NS_HUB, "iptables", "-S", chainNames(IF_HUB).input]).status, 0, "chain removed");
-        assert.ok(!fs.existsSync(configPath(IF_HUB)) && !fs.existsSync(sysctlPath(IF_HUB)));
+        assert.ok(!fs.existsSync(configPath(IF_HUB)) && !fs.existsSync(sysctlPath(IF_HUB)) && !fs.existsSync(sysctlRecordPath(IF_HUB)));
+        assert.match(del, /restored net\.ipv4\.ip_forward = 0/);
+        assert.match(inNs(NS_HUB, "cat", "/proc/sys/net/ipv4/ip_forward"), /^0/, "forwarding is off again, as before the config step");
         assert.match(runStep(NS_HUB, "hub", "wg-config-delete", renderConfigDeleteBody({ interfaceName: IF_HUB })), /done \(no change\)/);
         runStep(NS_SPOKE, "spoke", "wg-config-delete", renderConfigDeleteBody({ interfaceName: IF_SPOKE }));
         assert.ok(!fs.existsSync(configPath(IF_SPOKE)));

@@ -164,6 +164,13 @@ describe("host scripts", () => {
         assert.notEqual(withoutInitScript, hub);
         assert.doesNotMatch(withoutInitScript, /wg-quick down|systemctl (restart|stop)|ip link del/, "the create step never restarts the interface");
         assert.match(hub, /net\.ipv4\.ip_forward = 1/);
+        // The live value found before forwarding is turned on is recorded once, for the delete to restore.
+        assert.match(hub, /if \[ ! -e "\$WG_SYSCTL_BEFORE" \]; then\n {4}hi_write_file "\$WG_SYSCTL_BEFORE" 0600 root:root '#' <<<"net\.ipv4\.ip_forward = \$\(cat \/proc\/sys\/net\/ipv4\/ip_forward\)"\n {2}fi\n {2}sysctl -w net\.ipv4\.ip_forward=1/);
+        const del = renderConfigDeleteBody({ interfaceName: "wg0" });
+        assert.match(del, /^WG_SYSCTL_BEFORE=\/var\/lib\/hybridinfra\/sysctl-wg0\.before$/m);
+        assert.match(del, /sysctl -w "net\.ipv4\.ip_forward=\$was"/);
+        assert.ok(del.indexOf('hi_remove_managed_file "$WG_SYSCTL"\n') < del.indexOf("sysctl -w"), "our own sysctl file is gone before others are asked");
+        assert.match(del, /rmdir \/var\/lib\/hybridinfra 2>\/dev\/null \|\| true\n$/);
         assert.match(hub, /hi_wg_chain filter INPUT "\$WG_CHAIN_IN" <<'HI_RULES'\n-i wg0 -j ACCEPT\n-s 10\.42\.0\.0\/16 -j ACCEPT\n-s 10\.43\.0\.0\/16 -j ACCEPT\n-p udp --dport 51820 -j ACCEPT\nHI_RULES/);
         assert.match(hub, /hi_wg_chain filter FORWARD "\$WG_CHAIN_FWD" <<'HI_RULES'\n-i wg0 -o wg0 -j ACCEPT\nHI_RULES/);
         assert.match(hub, /iptables -t "\$table" -C "\$chain" \$rule 2>\/dev\/null \|\| ok=0/);

@@ -389,6 +389,14 @@ export function sysctlPath(interfaceName: string): string {
     return `/etc/sysctl.d/99-hybridinfra-${interfaceName}.conf`;
 }
 
+/**
+ * Where the config step records the live `net.ipv4.ip_forward` it found before turning forwarding on: the
+ * delete restores that value, so a destroyed host forwards again only if it did before.
+ */
+export function sysctlRecordPath(interfaceName: string): string {
+    return `/var/lib/hybridinfra/sysctl-${interfaceName}.before`;
+}
+
 function commonVars(interfaceName: string, withPaths: boolean): string {
     const ch = chainNames(interfaceName);
     return [
@@ -400,6 +408,7 @@ function commonVars(interfaceName: string, withPaths: boolean): string {
               ]
             : []),
         `WG_SYSCTL=${shellQuote(sysctlPath(interfaceName))}`,
+        ...(withPaths ? [`WG_SYSCTL_BEFORE=${shellQuote(sysctlRecordPath(interfaceName))}`] : []),
         `WG_CHAIN_IN=${shellQuote(ch.input)}`,
         `WG_CHAIN_FWD=${shellQuote(ch.forward)}`,
         `WG_CHAIN_NAT=${shellQuote(ch.nat)}`,
@@ -543,10 +552,15 @@ fi
 
 ${
     spec.forward
-        ? `hi_write_file "$WG_SYSCTL" 0644 root:root '#' <<'HI_FILE_EOF'
+        ? `WG_SYSCTL_BEFORE=${shellQuote(sysctlRecordPath(spec.interfaceName))}
+hi_write_file "$WG_SYSCTL" 0644 root:root '#' <<'HI_FILE_EOF'
 net.ipv4.ip_forward = 1
 HI_FILE_EOF
 if [ "$(cat /proc/sys/net/ipv4/ip_forward)" != 1 ]; then
+  # The host's own value, for the delete to restore; recorded once (a later run finds forwarding on, or ours).
+  if [ ! -e "$WG_SYSCTL_BEFORE" ]; then
+    hi_write_file "$WG_SYSCTL_BEFORE" 0600 root:root '#' <<<"net.ipv4.ip_forward = $(cat /proc/sys/net/ipv4/ip_forward)"
+  fi
   sysctl -w net.ipv4.ip_forward=1 >/dev/null
   HI_CHANGED=1
   hi_log "enabled IPv4 forwarding"
@@ -563,8 +577,10 @@ ${renderReresolveBlock(spec)}
 
 /**
  * Body of the config step's delete: the interface goes down, the firewall chains, our ufw rules and the
- * firewalld entries this step added go, and the files go.
- * IPv4 forwarding stays on live (k3s and others may rely on it); its sysctl file is removed.
+ * firewalld entries this step added go, and the files go. IPv4 forwarding goes back to the value the config
+ * step found before it turned forwarding on (k3s, which needs it, is uninstalled before: its install step
+ * depends on this one), unless another of our sysctl files (ingress forward, Tailscale) still asks for it.
+ * /var/lib/hybridinfra goes when nothing is left in it.
  */
 export function renderConfigDeleteBody(spec: Pick<WgInterfaceSpec, "interfaceName">): string {
     return `${commonVars(spec.interfaceName, true)}${firewallFunctions()}
@@ -591,7 +607,20 @@ hi_fwd_remove "$WG_FW_RECORD"
 hi_wg_chain_remove filter FORWARD "$WG_CHAIN_FWD"
 hi_wg_chain_remove nat POSTROUTING "$WG_CHAIN_NAT"
 hi_remove_managed_file "$WG_SYSCTL"
+if [ -f "$WG_SYSCTL_BEFORE" ]; then
+  was="$(sed -n 's/^net\\.ipv4\\.ip_forward = \\([0-9]\\)$/\\1/p' "$WG_SYSCTL_BEFORE")"
+  others="$(grep -lE '^net\\.ipv4\\.ip_forward *= *1' /etc/sysctl.d/*hybridinfra* 2>/dev/null || true)"
+  if [ -n "$others" ]; then
+    hi_log "IPv4 forwarding stays on: $(printf '%s' "$others" | tr '\\n' ' ')still asks for it"
+  elif [ -n "$was" ] && [ "$(cat /proc/sys/net/ipv4/ip_forward)" != "$was" ]; then
+    sysctl -w "net.ipv4.ip_forward=$was" >/dev/null
+    HI_CHANGED=1
+    hi_log "restored net.ipv4.ip_forward = $was, its value before $WG_IF turned forwarding on"
+  fi
+  hi_remove_managed_file "$WG_SYSCTL_BEFORE"
+fi
 hi_remove_managed_file "$WG_CONF"
 ${renderReresolveRemoval(spec.interfaceName)}
+rmdir /var/lib/hybridinfra 2>/dev/null || true
 `;
 }

@@ -480,10 +480,15 @@ else
   hi_log "brought up $WG_IF"
 fi
 
+WG_SYSCTL_BEFORE=/var/lib/hybridinfra/sysctl-wg0.before
 hi_write_file "$WG_SYSCTL" 0644 root:root '#' <<'HI_FILE_EOF'
 net.ipv4.ip_forward = 1
 HI_FILE_EOF
 if [ "$(cat /proc/sys/net/ipv4/ip_forward)" != 1 ]; then
+  # The host's own value, for the delete to restore; recorded once (a later run finds forwarding on, or ours).
+  if [ ! -e "$WG_SYSCTL_BEFORE" ]; then
+    hi_write_file "$WG_SYSCTL_BEFORE" 0600 root:root '#' <<<"net.ipv4.ip_forward = $(cat /proc/sys/net/ipv4/ip_forward)"
+  fi
   sysctl -w net.ipv4.ip_forward=1 >/dev/null
   HI_CHANGED=1
   hi_log "enabled IPv4 forwarding"

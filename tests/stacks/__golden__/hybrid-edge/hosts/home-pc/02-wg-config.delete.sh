@@ -174,6 +174,7 @@ WG_IF=wg0
 WG_CONF=/etc/wireguard/wg0.conf
 WG_OPENRC=/etc/init.d/wg-quick.wg0
 WG_SYSCTL=/etc/sysctl.d/99-hybridinfra-wg0.conf
+WG_SYSCTL_BEFORE=/var/lib/hybridinfra/sysctl-wg0.before
 WG_CHAIN_IN=HI-wg0-IN
 WG_CHAIN_FWD=HI-wg0-FWD
 WG_CHAIN_NAT=HI-wg0-NAT
@@ -383,6 +384,18 @@ hi_fwd_remove "$WG_FW_RECORD"
 hi_wg_chain_remove filter FORWARD "$WG_CHAIN_FWD"
 hi_wg_chain_remove nat POSTROUTING "$WG_CHAIN_NAT"
 hi_remove_managed_file "$WG_SYSCTL"
+if [ -f "$WG_SYSCTL_BEFORE" ]; then
+  was="$(sed -n 's/^net\.ipv4\.ip_forward = \([0-9]\)$/\1/p' "$WG_SYSCTL_BEFORE")"
+  others="$(grep -lE '^net\.ipv4\.ip_forward *= *1' /etc/sysctl.d/*hybridinfra* 2>/dev/null || true)"
+  if [ -n "$others" ]; then
+    hi_log "IPv4 forwarding stays on: $(printf '%s' "$others" | tr '\n' ' ')still asks for it"
+  elif [ -n "$was" ] && [ "$(cat /proc/sys/net/ipv4/ip_forward)" != "$was" ]; then
+    sysctl -w "net.ipv4.ip_forward=$was" >/dev/null
+    HI_CHANGED=1
+    hi_log "restored net.ipv4.ip_forward = $was, its value before $WG_IF turned forwarding on"
+  fi
+  hi_remove_managed_file "$WG_SYSCTL_BEFORE"
+fi
 hi_remove_managed_file "$WG_CONF"
 if [ "$HI_INIT" = systemd ] && systemctl is-enabled --quiet hybridinfra-wg-reresolve-wg0.timer 2>/dev/null; then
   systemctl disable --now hybridinfra-wg-reresolve-wg0.timer >/dev/null 2>&1 || true
@@ -392,4 +405,5 @@ fi
 for f in /etc/systemd/system/hybridinfra-wg-reresolve-wg0.timer /etc/systemd/system/hybridinfra-wg-reresolve-wg0.service /etc/periodic/15min/hybridinfra-wg-reresolve-wg0 /usr/local/sbin/hybridinfra-wg-reresolve-wg0; do
   [ ! -e "$f" ] || hi_remove_managed_file "$f"
 done
+rmdir /var/lib/hybridinfra 2>/dev/null || true
 hi_done
