@@ -94,6 +94,26 @@ const K3s = z.strictObject({
     kubeconfigEndpointIsExternal: z.boolean().optional(),
     clusterCidr: z.string().regex(cidr).optional(),
     serviceCidr: z.string().regex(cidr).optional(),
+    /** Backups of the cluster state (k3s.backup; checked in depth by validateK3sBackup). */
+    backup: z
+        .strictObject({
+            schedule: z.string().min(1).optional(),
+            retention: z.number().int().min(1).max(1000).optional(),
+            dir: z.string().startsWith("/").optional(),
+            s3: z
+                .strictObject({
+                    endpoint: z.string().min(1).optional(),
+                    bucket: z.string().min(1),
+                    region: z.string().min(1).optional(),
+                    folder: z.string().min(1).optional(),
+                    accessKey: z.string().min(1).optional(),
+                    /** Name of the secret config key that holds the secret access key (default backupS3SecretKey). */
+                    secretKeyConfig: z.string().min(1).optional(),
+                    insecure: z.boolean().optional(),
+                })
+                .optional(),
+        })
+        .optional(),
 });
 
 const Ingress = z.strictObject({
@@ -222,6 +242,8 @@ const FIXES: Record<string, string> = {
     keepalive: KEEPALIVE_FIX,
     tokenRotation: "use a whole number from 0 (the token the cluster was created with) up; raise it by one to rotate the cluster token",
     allowDowngrade: "use true to accept a k3s.version older than the one the last `pulumi up` installed, or false (the default)",
+    "backup.retention": "use the number of backups to keep, a whole number from 1 to 1000 (default 5)",
+    "backup.dir": "use an absolute directory path, e.g. /srv/k3s-backups (default /var/lib/rancher/k3s/server/db/snapshots)",
     containerPort: "use a port from 1 to 65535",
     servicePort: "use a port from 1 to 65535",
 };

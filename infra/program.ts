@@ -21,6 +21,7 @@ import {
     validatePrivateKey,
     HybridInfraConfigError,
 } from "@hybridinfra/components";
+import { k3sArgsFromConfig } from "./backup";
 import { ClusterConfig, ConfigValidationError, parseClusterConfig } from "./config";
 import { PROJECT } from "./stack";
 
@@ -84,6 +85,7 @@ export function clusterArgsFromConfig(cfg: ClusterConfig): HybridClusterArgs {
     const external = cfg.k3s?.datastore === "external";
     return {
         ...(cfg as Omit<ClusterConfig, "hosts" | "apps">),
+        ...(cfg.k3s !== undefined ? { k3s: k3sArgsFromConfig(cfg.k3s, rawSecret) } : {}),
         hosts,
         apps,
         sshPrivateKey: pulumi.secret(sshKey),

@@ -50,6 +50,7 @@ export const SECRET_PROPERTIES: readonly string[] = [
     "K3sServer.inputs.datastoreEndpoint",
     "K3sServer.inputs.token",
     "K3sAgent.inputs.token",
+    "K3sBackupS3Args.secretKey",
     // apps and ingress
     "ExposedApp.inputs.secretEnv",
     "AppTlsArgs.caPrivateKeyPem",

@@ -153,6 +153,7 @@ export class K3sCluster extends pulumi.ComponentResource {
                         ...(args.clusterCidr !== undefined ? { clusterCidr: args.clusterCidr } : {}),
                         ...(args.serviceCidr !== undefined ? { serviceCidr: args.serviceCidr } : {}),
                         ...(endpointSan(p.name) !== undefined ? { tlsSans: [endpointSan(p.name)!] } : {}),
+                        ...(args.backup !== undefined ? { backup: args.backup } : {}),
                     },
                     childOpts,
                 );

@@ -4,6 +4,7 @@ export * from "./failover";
 export * from "./validate";
 export * from "./plan";
 export * from "./day2";
+export * from "./backup";
 export * from "./render";
 export * from "./scripts";
 export * from "./kubeconfig";

@@ -87,6 +87,77 @@ export interface K3sInstallArgs {
     readonly airgap?: K3sAirgapArgs;
 }
 
+/**
+ * Off-site copy of the datastore backups to an S3-compatible bucket (AWS S3, MinIO, Backblaze B2, Cloudflare
+ * R2, Wasabi …). With etcd, k3s itself uploads each snapshot (`etcd-s3-*`); with sqlite, the backup script
+ * uploads each copy with curl's AWS Signature V4.
+ */
+export interface K3sBackupS3Args {
+    /**
+     * The S3 endpoint, `host` or `host:port`, without scheme (k3s's `etcd-s3-endpoint` form).
+     * @default "s3.amazonaws.com"
+     */
+    readonly endpoint?: string;
+    /** The bucket (it must exist: neither k3s nor HybridInfra creates it). */
+    readonly bucket: string;
+    /**
+     * The bucket's region (used in the request signature).
+     * @default "us-east-1"
+     */
+    readonly region?: string;
+    /**
+     * Folder (key prefix) inside the bucket, without leading or trailing `/`.
+     * @default none (the bucket's top level)
+     */
+    readonly folder?: string;
+    /**
+     * Access key ID. Not a secret by itself; the secret half is `secretKey`.
+     * @default none: k3s (etcd) falls back to the AWS default credentials of the host (environment, instance profile); the sqlite backup needs it
+     */
+    readonly accessKey?: string;
+    /**
+     * Secret access key (secret): required with `accessKey`. Reaches the servers on stdin, then a 0600 file
+     * (config.yaml for etcd, the backup's own key file for sqlite); never argv or the log.
+     * @default none
+     */
+    readonly secretKey?: pulumi.Input<string>;
+    /**
+     * Plain http instead of https (e.g. a MinIO on the LAN reached over the overlay).
+     * @default false
+     */
+    readonly insecure?: boolean;
+}
+
+/**
+ * Backups of the cluster state (see components/src/k3s/backup.ts and the README's "Backups"). Per datastore:
+ * etcd: k3s's own scheduled snapshots (`etcd-snapshot-*`) on every server, with an optional S3 copy; sqlite: a
+ * consistent copy of state.db (SQLite's online backup) on the first server by a systemd timer or OpenRC cron
+ * job; external: refused (the database owns its backups).
+ */
+export interface K3sBackupArgs {
+    /**
+     * When to back up: a 5-field cron expression (minute hour day-of-month month day-of-week) of numbers,
+     * `*`, ranges `a-b`, steps `/n` and lists `,`.
+     * @default "0 *\/12 * * *" (every 12 hours: k3s's own etcd default)
+     */
+    readonly schedule?: string;
+    /**
+     * How many backups to keep (per server with etcd; also in S3).
+     * @default 5 (k3s's own etcd default)
+     */
+    readonly retention?: number;
+    /**
+     * Directory of the backups on the server(s) (`etcd-snapshot-dir` with etcd).
+     * @default "/var/lib/rancher/k3s/server/db/snapshots" (k3s's own; note that k3s-uninstall.sh removes it)
+     */
+    readonly dir?: string;
+    /**
+     * Off-site copy to an S3-compatible bucket.
+     * @default none (backups stay on the servers' disks)
+     */
+    readonly s3?: K3sBackupS3Args;
+}
+
 /** Cluster-wide k3s settings, shared by `K3sClusterArgs` and the cluster spec. */
 export interface K3sSettingsArgs {
     /**
@@ -183,6 +254,13 @@ export interface K3sSettingsArgs {
      * @default 0 (the token the cluster was created with)
      */
     readonly tokenRotation?: number;
+    /**
+     * Backups of the cluster state: etcd snapshots (k3s's, on by default in k3s every 12 h, 5 kept) with their
+     * schedule, retention and an S3 copy; for sqlite, a scheduled consistent copy of state.db; refused with an
+     * external datastore (its database owns backups). See `K3sBackupArgs`.
+     * @default none: etcd keeps k3s's defaults; sqlite is not backed up
+     */
+    readonly backup?: K3sBackupArgs;
     /**
      * Pod network. Creation-only: the stack program refuses a change on a running cluster.
      * @default "10.42.0.0/16"

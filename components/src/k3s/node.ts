@@ -5,7 +5,8 @@ import { connectionFor } from "../host/connection";
 import { SshHostArgs, validateSshHosts } from "../host/model";
 import { HybridInfraConfigError, showValue } from "../util/errors";
 import { getInternals, setInternals } from "../util/internals";
-import { apiUrl, Datastore, DEFAULT_CHANNEL, FailoverProfile, K3sInstallArgs, K3sNodeArgs, NodeRole } from "./model";
+import { apiUrl, Datastore, DEFAULT_CHANNEL, FailoverProfile, K3sBackupArgs, K3sInstallArgs, K3sNodeArgs, NodeRole } from "./model";
+import { createSqliteBackupStep, planEtcdBackup, SECRET_BACKUP_S3, validateK3sBackup } from "./backup";
 import { planNodeConfig, K3sInstallPlan } from "./plan";
 import { renderK3sConfig, SECRET_DATASTORE, SECRET_TOKEN, yamlQuotedInner } from "./render";
 import { airgapRemotePaths, renderConfigDelete, renderConfigStep, renderInstallScript, renderNodeReadyScript, renderNodeRemoveScript, renderUninstallScript } from "./scripts";
@@ -107,6 +108,12 @@ export interface K3sServerArgs extends K3sNodeCommonArgs {
      * @default none
      */
     readonly tlsSans?: string[];
+    /**
+     * Backups (see `K3sBackupArgs`): with datastore "etcd", the snapshot schedule, retention, directory and S3
+     * copy go into this server's config.yaml; with "sqlite", a k3s-backup step installs the backup script and its timer.
+     * @default none (k3s's own etcd snapshot defaults)
+     */
+    readonly backup?: K3sBackupArgs;
 }
 
 /** A k3s agent (worker, e.g. an edge machine behind NAT) joining a server over the overlay. */
@@ -124,6 +131,8 @@ export interface K3sNodeInternals {
     /** Runs on the control host; absent without one. */
     readonly node?: command.remote.Command;
     readonly uploads: command.remote.CopyToRemote[];
+    /** The k3s-backup step of a sqlite server with k3s.backup (not in `steps`). */
+    readonly backup?: command.remote.Command;
     /** The last step of the node (its install, or the Ready wait on the control host when there is one). */
     readonly done: command.remote.Command;
 }
@@ -161,6 +170,8 @@ interface StepPlan {
     readonly configYaml: pulumi.Input<string>;
     readonly datastoreEndpoint?: pulumi.Input<string>;
     readonly labels: Readonly<Record<string, string>>;
+    /** k3s.backup's S3 secret key, filled into an etcd server's config.yaml (`etcd-s3-secret-key`). */
+    readonly backupS3SecretKey?: pulumi.Input<string>;
 }
 
 /** The resources of a dependsOn option; an Input-valued dependsOn is not supported here. */
@@ -206,6 +217,7 @@ function createNodeSteps(parent: pulumi.ComponentResource, name: string, args: K
             secrets: {
                 [SECRET_TOKEN]: pulumi.secret(args.token),
                 ...(plan.datastoreEndpoint !== undefined ? { [SECRET_DATASTORE]: pulumi.secret(pulumi.output(plan.datastoreEndpoint).apply(yamlQuotedInner)) } : {}),
+                ...(plan.backupS3SecretKey !== undefined ? { [SECRET_BACKUP_S3]: pulumi.secret(pulumi.output(plan.backupS3SecretKey).apply(yamlQuotedInner)) } : {}),
             },
         },
         // Writing files needs neither the overlay nor a server (the overlay address is planned), so config
@@ -288,6 +300,7 @@ export class K3sServer extends pulumi.ComponentResource {
         if (datastore === Datastore.Sqlite && args.serverUrl !== undefined) {
             throw new HybridInfraConfigError("serverUrl", 'is set but datastore is "sqlite", which cannot be shared between servers', 'use datastore "etcd" or "external" to run several servers');
         }
+        validateK3sBackup(args.backup, datastore, "backup");
         const node = args.node;
         const configYaml = whenResolved([node.overlayAddress, args.serverUrl], ([nodeIp, serverUrl]) =>
             renderK3sConfig(
@@ -309,6 +322,7 @@ export class K3sServer extends pulumi.ComponentResource {
                     ...(args.serviceCidr !== undefined ? { serviceCidr: args.serviceCidr } : {}),
                     ...(args.tlsSans !== undefined ? { extraTlsSans: args.tlsSans } : {}),
                     ...(args.tokenRotation !== undefined ? { tokenRotation: args.tokenRotation } : {}),
+                    ...(datastore === Datastore.Etcd && args.backup !== undefined ? { etcdBackup: planEtcdBackup(args.backup) } : {}),
                 }),
             ),
         );
@@ -321,11 +335,17 @@ export class K3sServer extends pulumi.ComponentResource {
                 role: NodeRole.Server,
                 configYaml,
                 ...(datastore === Datastore.External && args.datastoreEndpoint !== undefined ? { datastoreEndpoint: args.datastoreEndpoint } : {}),
+                ...(datastore === Datastore.Etcd && args.backup?.s3?.secretKey !== undefined ? { backupS3SecretKey: args.backup.s3.secretKey } : {}),
                 labels,
             },
             opts,
         );
-        setInternals(this, internals);
+        // sqlite has no snapshots of its own: a step installs the backup script and its schedule, once k3s runs.
+        const backup =
+            datastore === Datastore.Sqlite && args.backup !== undefined
+                ? createSqliteBackupStep(this, name, node, new Map((args.sshHosts ?? []).map((h) => [h.name, h])), args.backup, { dependsOn: [internals.install] })
+                : undefined;
+        setInternals(this, { ...internals, ...(backup !== undefined ? { backup } : {}) });
         this.nodeName = pulumi.output(node.name);
         this.url = pulumi.output(node.overlayAddress).apply(apiUrl);
         this.registerOutputs({ nodeName: this.nodeName, url: this.url });

@@ -1,3 +1,4 @@
+import type { EtcdBackupPlan } from "./backup";
 import { defaultDatastore } from "./day2";
 import { failoverTimings, FailoverTimings } from "./failover";
 import { Datastore, DEFAULT_CHANNEL, FailoverProfile, isIp, K3sAirgapArgs, K3sClusterArgs, K3sNodeArgs, NodeRole, REGION_LABEL } from "./model";
@@ -32,6 +33,8 @@ export interface K3sConfigValues {
     readonly kubeApiServerArgs?: readonly string[];
     /** Cluster token generation (`k3s.tokenRotation`), stated as a comment so that a rotation restarts k3s. */
     readonly tokenRotation?: number;
+    /** etcd servers: k3s.backup's snapshot settings (see backup.ts). */
+    readonly etcdBackup?: EtcdBackupPlan;
 }
 
 /** The per-node inputs of `planNodeConfig` (what a K3sServer / K3sAgent knows about itself). */
@@ -54,6 +57,8 @@ export interface NodeConfigInput {
     /** More names for the server certificate (e.g. the kubeconfig endpoint). */
     readonly extraTlsSans?: readonly string[];
     readonly tokenRotation?: number;
+    /** etcd servers: k3s.backup's snapshot settings. */
+    readonly etcdBackup?: EtcdBackupPlan;
 }
 
 function unique(values: readonly string[]): string[] {
@@ -107,6 +112,7 @@ export function planNodeConfig(input: NodeConfigInput): K3sConfigValues {
         ...(server && input.secretsEncryption ? { secretsEncryption: true } : {}),
         ...(server && input.clusterCidr !== undefined ? { clusterCidr: input.clusterCidr } : {}),
         ...(server && input.serviceCidr !== undefined ? { serviceCidr: input.serviceCidr } : {}),
+        ...(server && input.etcdBackup !== undefined ? { etcdBackup: input.etcdBackup } : {}),
         kubeletArgs: [...timings.kubeletArgs, ...(input.kubeletArgs ?? []).map(normaliseExtraArg)],
         ...(server
             ? {

@@ -1,4 +1,5 @@
 import { secretPlaceholder } from "../host/script";
+import { etcdBackupEntries } from "./backup";
 import { K3S_AGENT_FLAGS, K3S_SERVER_FLAGS } from "./flags";
 import { K3S_TOKEN_PATH, NodeRole, VXLAN_OVERHEAD } from "./model";
 import { K3sConfigValues } from "./plan";
@@ -48,6 +49,7 @@ export function k3sConfigEntries(v: K3sConfigValues): [string, YamlValue][] {
         add("service-cidr", v.serviceCidr);
         add("disable", v.disable);
         if (v.secretsEncryption) add("secrets-encryption", true);
+        for (const [key, value] of v.etcdBackup !== undefined ? etcdBackupEntries(v.etcdBackup) : []) add(key, value);
     }
     add(
         "node-label",

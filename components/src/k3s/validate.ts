@@ -1,5 +1,6 @@
 import { HybridInfraConfigError, nearest, showValue } from "../util/errors";
 import { validateSshHosts } from "../host/model";
+import { validateK3sBackup } from "./backup";
 import { defaultDatastore } from "./day2";
 import { FAILOVER_FLAGS } from "./failover";
 import { K3S_DISABLE_ITEMS, KUBE_APISERVER_FLAGS, KUBE_COMPONENT_FLAGS_VERSION, KUBE_CONTROLLER_MANAGER_FLAGS, KUBELET_FLAGS, KUBELET_FLAGS_VERSION } from "./flags";
@@ -324,6 +325,7 @@ export function validateK3sCluster(args: K3sClusterArgs): void {
     if (datastore !== Datastore.External && args.datastoreEndpoint !== undefined) {
         throw new HybridInfraConfigError("k3s.datastoreEndpoint", `is set but k3s.datastore is ${JSON.stringify(datastore)}`, 'remove it, or set k3s.datastore to "external"');
     }
+    validateK3sBackup(args.backup, datastore);
     const profile = args.failoverProfile ?? FailoverProfile.Default;
     if (!Object.values(FailoverProfile).includes(profile)) {
         throw new HybridInfraConfigError("k3s.failoverProfile", `is not a failover profile, got ${showValue(profile)}`, `use one of ${PROFILE_LIST}`);

@@ -1,0 +1,469 @@
+/**
+ * Backups of the cluster state (`k3s.backup`), per datastore:
+ * - etcd: k3s's own scheduled snapshots on every server (`etcd-snapshot-schedule-cron`,
+ *   `etcd-snapshot-retention`, `etcd-snapshot-dir`) and k3s's own S3 upload (`etcd-s3-*`), rendered into each
+ *   server's config.yaml; the S3 secret key through the config step's secret placeholder.
+ * - sqlite: k3s has no snapshots for sqlite, so a `k3s-backup` step on the (only) server installs
+ *   `hybridinfra-k3s-backup` (k3s-sqlite-backup.sh next to this file) and runs it on the schedule from a
+ *   systemd timer, or from root's crontab on OpenRC (busybox crond).
+ * - external: refused; the user's database owns backups.
+ */
+import * as fs from "node:fs";
+import * as path from "node:path";
+import * as pulumi from "@pulumi/pulumi";
+import * as command from "@pulumi/command";
+import { connectionFor } from "../host/connection";
+import { SshHostArgs } from "../host/model";
+import { secretPlaceholder, writeFileSnippet } from "../host/script";
+import { remoteStep } from "../host/step";
+import { HybridInfraConfigError, showValue } from "../util/errors";
+import { shellQuote } from "../util/shell";
+import { Datastore, K3sBackupArgs } from "./model";
+
+/** k3s's own etcd snapshot defaults (docs.k3s.io/cli/etcd-snapshot): every 12 hours, 5 kept. */
+export const DEFAULT_BACKUP_SCHEDULE = "0 */12 * * *";
+export const DEFAULT_BACKUP_RETENTION = 5;
+/** k3s's default snapshot directory (`${data-dir}/server/db/snapshots`); also where the sqlite copies go. */
+export const DEFAULT_BACKUP_DIR = "/var/lib/rancher/k3s/server/db/snapshots";
+export const DEFAULT_S3_ENDPOINT = "s3.amazonaws.com";
+export const DEFAULT_S3_REGION = "us-east-1";
+/** k3s's sqlite datastore (kine), on the server. */
+export const K3S_SQLITE_DB = "/var/lib/rancher/k3s/server/db/state.db";
+/** What the k3s-backup step installs on a sqlite server. */
+export const SQLITE_BACKUP_SCRIPT = "/usr/local/sbin/hybridinfra-k3s-backup";
+export const SQLITE_BACKUP_CONF = "/etc/rancher/k3s/hybridinfra-backup.env";
+export const SQLITE_BACKUP_S3_KEY_FILE = "/etc/rancher/k3s/hybridinfra-backup-s3-secret";
+export const SQLITE_BACKUP_UNIT = "hybridinfra-k3s-backup";
+export const OPENRC_CRONTAB = "/etc/crontabs/root";
+/** Name of the stdin secret that carries the S3 secret key (config.yaml with etcd, the key file with sqlite). */
+export const SECRET_BACKUP_S3 = "k3s_backup_s3_secret_key";
+
+/** The backup script (installed as `SQLITE_BACKUP_SCRIPT`). */
+export const SQLITE_BACKUP_SH: string = fs.readFileSync(path.join(__dirname, "k3s-sqlite-backup.sh"), "utf8");
+
+// ---------------------------------------------------------------------------------------------------
+// cron
+
+interface CronFieldSpec {
+    readonly name: string;
+    readonly min: number;
+    readonly max: number;
+}
+
+const CRON_FIELDS: readonly CronFieldSpec[] = [
+    { name: "minute", min: 0, max: 59 },
+    { name: "hour", min: 0, max: 23 },
+    { name: "day of month", min: 1, max: 31 },
+    { name: "month", min: 1, max: 12 },
+    { name: "day of week", min: 0, max: 7 },
+];
+
+const DAY_NAMES = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"];
+
+/** The values one cron field matches, or a problem. Day of week 7 is Sunday (0). */
+function expandCronField(text: string, f: CronFieldSpec): number[] | string {
+    const values = new Set<number>();
+    for (const item of text.split(",")) {
+        const m = /^(\*|(\d+)(?:-(\d+))?)(?:\/(\d+))?$/.exec(item);
+        if (m === null) return `${f.name} field ${JSON.stringify(text)} is not a number, *, a range a-b, a step /n or a list of these`;
+        const lo = m[1] === "*" ? f.min : Number(m[2]);
+        const hi = m[1] === "*" ? f.max : m[3] !== undefined ? Number(m[3]) : m[4] !== undefined ? f.max : lo;
+        if (m[1] !== "*" && m[3] === undefined && m[4] !== undefined) return `${f.name} field ${JSON.stringify(text)} steps from a single value (write a range, e.g. ${lo}-${f.max}/${m[4]})`;
+        const step = m[4] !== undefined ? Number(m[4]) : 1;
+        if (lo < f.min || hi > f.max) return `${f.name} field ${JSON.stringify(text)} is outside ${f.min}-${f.max}`;
+        if (lo > hi) return `${f.name} field ${JSON.stringify(text)} has a range that ends before it starts`;
+        if (step < 1) return `${f.name} field ${JSON.stringify(text)} has a step of 0`;
+        for (let v = lo; v <= hi; v += step) values.add(f.name === "day of week" && v === 7 ? 0 : v);
+    }
+    return [...values].sort((a, b) => a - b);
+}
+
+/** The five fields of a cron expression, each as the values it matches, or a problem. */
+export function parseCron(expr: string): number[][] | string {
+    if (typeof expr !== "string") return "is not a string";
+    const fields = expr.trim().split(/\s+/);
+    if (fields.length !== 5) return `has ${fields.length} field${fields.length === 1 ? "" : "s"}, not 5 (minute hour day-of-month month day-of-week)`;
+    const out: number[][] = [];
+    for (let i = 0; i < 5; i++) {
+        const r = expandCronField(fields[i], CRON_FIELDS[i]);
+        if (typeof r === "string") return `has a ${r}`;
+        out.push(r);
+    }
+    return out;
+}
+
+function isFull(values: readonly number[], f: CronFieldSpec): boolean {
+    const span = f.name === "day of week" ? 7 : f.max - f.min + 1;
+    return values.length === span;
+}
+
+/**
+ * The systemd `OnCalendar=` form of a cron expression, e.g. `0 *\/12 * * *` → `*-*-* 00/12:00:00`. Cron runs
+ * when day-of-month OR day-of-week matches (when both are restricted); systemd requires both, so such an
+ * expression is refused by validation (`sqliteScheduleProblem`) before it gets here.
+ */
+export function cronToOnCalendar(expr: string): string {
+    const parsed = parseCron(expr);
+    if (typeof parsed === "string") throw new Error(`cronToOnCalendar: ${JSON.stringify(expr)} ${parsed}`);
+    const raw = expr.trim().split(/\s+/);
+    const part = (i: number, pad: number): string => {
+        const f = CRON_FIELDS[i];
+        const values = parsed[i];
+        if (isFull(values, f)) return "*";
+        const step = /^\*\/(\d+)$/.exec(raw[i]);
+        if (step !== null) return `${String(f.min).padStart(pad, "0")}/${step[1]}`;
+        return values.map((v) => String(v).padStart(pad, "0")).join(",");
+    };
+    const dow = isFull(parsed[4], CRON_FIELDS[4]) ? "" : `${parsed[4].map((d) => DAY_NAMES[d]).join(",")} `;
+    return `${dow}*-${part(3, 2)}-${part(2, 2)} ${part(1, 2)}:${part(0, 2)}:00`;
+}
+
+/** Why a schedule cannot drive the sqlite backup's systemd timer, or undefined. */
+export function sqliteScheduleProblem(expr: string): string | undefined {
+    const parsed = parseCron(expr);
+    if (typeof parsed === "string") return parsed;
+    if (!isFull(parsed[2], CRON_FIELDS[2]) && !isFull(parsed[4], CRON_FIELDS[4])) {
+        return "restricts both the day of month and the day of week, which cron takes as either-or and a systemd timer as both";
+    }
+    return undefined;
+}
+
+// ---------------------------------------------------------------------------------------------------
+// validation
+
+const DIR_RE = /^\/[A-Za-z0-9._/-]*[A-Za-z0-9._-]$/;
+const S3_ENDPOINT_RE = /^[A-Za-z0-9.-]+(:\d{1,5})?$/;
+const S3_BUCKET_RE = /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/;
+const S3_REGION_RE = /^[a-z0-9-]{1,64}$/;
+const S3_FOLDER_RE = /^[A-Za-z0-9._-]+(\/[A-Za-z0-9._-]+)*$/;
+const S3_ACCESS_KEY_RE = /^[A-Za-z0-9+/=._-]{1,128}$/;
+
+/**
+ * Checks `k3s.backup` for the datastore the cluster has. Throws the first problem (HybridInfraConfigError),
+ * naming the key, the value and the fix.
+ */
+export function validateK3sBackup(backup: K3sBackupArgs | undefined, datastore: Datastore, at = "k3s.backup"): void {
+    if (backup === undefined) return;
+    if (backup === null || typeof backup !== "object") {
+        throw new HybridInfraConfigError(at, `must be an object, got ${showValue(backup)}`, "write e.g. `backup: { schedule: \"0 */6 * * *\", retention: 10 }`, or `backup: {}` for the defaults");
+    }
+    if (datastore === Datastore.External) {
+        throw new HybridInfraConfigError(
+            at,
+            'is set but k3s.datastore is "external": the cluster state lives in your database, which k3s cannot back up and HybridInfra does not reach',
+            "remove k3s.backup and back up the database with its own tools (mysqldump or mariadb-backup, pg_dump or pgBackRest, etcdutl snapshot save, or your provider's automated snapshots)",
+        );
+    }
+    if (backup.schedule !== undefined) {
+        const problem = datastore === Datastore.Sqlite ? sqliteScheduleProblem(backup.schedule) : (() => {
+            const p = parseCron(backup.schedule);
+            return typeof p === "string" ? p : undefined;
+        })();
+        if (problem !== undefined) {
+            throw new HybridInfraConfigError(
+                `${at}.schedule`,
+                `${problem}, got ${showValue(backup.schedule)}`,
+                'write a 5-field cron expression (minute hour day-of-month month day-of-week), e.g. "0 */12 * * *" (every 12 hours) or "30 3 * * *" (daily at 03:30)',
+            );
+        }
+    }
+    if (backup.retention !== undefined && !(Number.isInteger(backup.retention) && backup.retention >= 1 && backup.retention <= 1000)) {
+        throw new HybridInfraConfigError(`${at}.retention`, `must be a whole number from 1 to 1000, got ${showValue(backup.retention)}`, `use the number of backups to keep, e.g. ${DEFAULT_BACKUP_RETENTION} (the default)`);
+    }
+    if (backup.dir !== undefined && (typeof backup.dir !== "string" || !DIR_RE.test(backup.dir) || backup.dir.split("/").includes(".."))) {
+        throw new HybridInfraConfigError(`${at}.dir`, `is not an absolute directory path of letters, digits, '.', '_', '-' and '/', got ${showValue(backup.dir)}`, `use e.g. ${JSON.stringify(DEFAULT_BACKUP_DIR)} (the default) or "/srv/k3s-backups"`);
+    }
+    const s3 = backup.s3;
+    if (s3 === undefined) return;
+    const s = `${at}.s3`;
+    if (typeof s3.bucket !== "string" || !S3_BUCKET_RE.test(s3.bucket)) {
+        throw new HybridInfraConfigError(`${s}.bucket`, `is not an S3 bucket name, got ${showValue(s3.bucket)}`, "use the existing bucket's name: 3 to 63 lowercase letters, digits, '.' and '-'");
+    }
+    if (s3.endpoint !== undefined && (typeof s3.endpoint !== "string" || !S3_ENDPOINT_RE.test(s3.endpoint))) {
+        throw new HybridInfraConfigError(`${s}.endpoint`, `must be host or host:port without scheme or path, got ${showValue(s3.endpoint)}`, 'write e.g. "s3.eu-central-003.backblazeb2.com" or "minio.lan:9000" (with insecure: true for plain http)');
+    }
+    if (s3.region !== undefined && (typeof s3.region !== "string" || !S3_REGION_RE.test(s3.region))) {
+        throw new HybridInfraConfigError(`${s}.region`, `is not a region name, got ${showValue(s3.region)}`, `use the bucket's region, e.g. "eu-central-1" (default ${JSON.stringify(DEFAULT_S3_REGION)})`);
+    }
+    if (s3.folder !== undefined && (typeof s3.folder !== "string" || !S3_FOLDER_RE.test(s3.folder) || s3.folder.split("/").some((p) => p === "." || p === ".."))) {
+        throw new HybridInfraConfigError(`${s}.folder`, `is not a folder of letters, digits, '.', '_', '-' separated by '/', without leading or trailing '/', got ${showValue(s3.folder)}`, 'write e.g. "k3s/home-cluster"');
+    }
+    if (s3.accessKey !== undefined && (typeof s3.accessKey !== "string" || !S3_ACCESS_KEY_RE.test(s3.accessKey))) {
+        throw new HybridInfraConfigError(`${s}.accessKey`, `is not an access key ID, got ${showValue(s3.accessKey)}`, "copy the access key ID (not the secret key) from your S3 provider");
+    }
+    if (s3.accessKey !== undefined && s3.secretKey === undefined) {
+        throw new HybridInfraConfigError(`${s}.secretKey`, "is missing but accessKey is set", "set the secret access key as a secret: `pulumi config set --secret backupS3SecretKey <secret key>`");
+    }
+    if (s3.accessKey === undefined && s3.secretKey !== undefined) {
+        throw new HybridInfraConfigError(`${s}.accessKey`, "is missing but a secret key is set", "set the access key ID that belongs to the secret key");
+    }
+    if (datastore === Datastore.Sqlite && s3.accessKey === undefined) {
+        throw new HybridInfraConfigError(
+            `${s}.accessKey`,
+            'is missing; with k3s.datastore "sqlite" the backup script signs its uploads itself and has no instance credentials to fall back on',
+            "set accessKey, and the secret key with `pulumi config set --secret backupS3SecretKey <secret key>`",
+        );
+    }
+}
+
+// ---------------------------------------------------------------------------------------------------
+// etcd
+
+/** What an etcd server's config.yaml states about snapshots (only what the user set: the rest is k3s's default). */
+export interface EtcdBackupPlan {
+    readonly schedule?: string;
+    readonly retention?: number;
+    readonly dir?: string;
+    readonly s3?: {
+        readonly endpoint: string;
+        readonly bucket: string;
+        readonly region?: string;
+        readonly folder?: string;
+        readonly accessKey?: string;
+        /** The secret key is rendered as a placeholder filled on the host (`SECRET_BACKUP_S3`). */
+        readonly secretKey: boolean;
+        readonly insecure: boolean;
+    };
+}
+
+export function planEtcdBackup(b: K3sBackupArgs): EtcdBackupPlan {
+    return {
+        ...(b.schedule !== undefined ? { schedule: b.schedule.trim().split(/\s+/).join(" ") } : {}),
+        ...(b.retention !== undefined ? { retention: b.retention } : {}),
+        ...(b.dir !== undefined ? { dir: b.dir } : {}),
+        ...(b.s3 !== undefined
+            ? {
+                  s3: {
+                      endpoint: b.s3.endpoint ?? DEFAULT_S3_ENDPOINT,
+                      bucket: b.s3.bucket,
+                      ...(b.s3.region !== undefined ? { region: b.s3.region } : {}),
+                      ...(b.s3.folder !== undefined ? { folder: b.s3.folder } : {}),
+                      ...(b.s3.accessKey !== undefined ? { accessKey: b.s3.accessKey } : {}),
+                      secretKey: b.s3.secretKey !== undefined,
+                      insecure: b.s3.insecure === true,
+                  },
+              }
+            : {}),
+    };
+}
+
+/**
+ * The config.yaml entries of an etcd server's backup plan, in a fixed order. `etcd-s3-retention` (k3s#12669)
+ * is not rendered: older k3s releases do not know it, and without it k3s keeps `etcd-snapshot-retention` in S3 too.
+ */
+export function etcdBackupEntries(p: EtcdBackupPlan): [string, string | boolean][] {
+    const e: [string, string | boolean][] = [];
+    if (p.schedule !== undefined) e.push(["etcd-snapshot-schedule-cron", p.schedule]);
+    if (p.retention !== undefined) e.push(["etcd-snapshot-retention", String(p.retention)]);
+    if (p.dir !== undefined) e.push(["etcd-snapshot-dir", p.dir]);
+    if (p.s3 !== undefined) {
+        e.push(["etcd-s3", true], ["etcd-s3-endpoint", p.s3.endpoint], ["etcd-s3-bucket", p.s3.bucket]);
+        if (p.s3.region !== undefined) e.push(["etcd-s3-region", p.s3.region]);
+        if (p.s3.folder !== undefined) e.push(["etcd-s3-folder", p.s3.folder]);
+        if (p.s3.accessKey !== undefined) e.push(["etcd-s3-access-key", p.s3.accessKey]);
+        // Only a placeholder is rendered; the config step fills it from stdin into the 0600 config.yaml.
+        if (p.s3.secretKey) e.push(["etcd-s3-secret-key", secretPlaceholder(SECRET_BACKUP_S3)]);
+        if (p.s3.insecure) e.push(["etcd-s3-insecure", true]);
+    }
+    return e;
+}
+
+// ---------------------------------------------------------------------------------------------------
+// sqlite
+
+export interface SqliteBackupPlan {
+    /** The server's node name (in the backups' file names). */
+    readonly node: string;
+    readonly schedule: string;
+    readonly retention: number;
+    readonly dir: string;
+    readonly db: string;
+    readonly s3?: {
+        readonly endpoint: string;
+        readonly bucket: string;
+        readonly region: string;
+        readonly folder?: string;
+        readonly accessKey: string;
+        readonly insecure: boolean;
+    };
+}
+
+export function planSqliteBackup(node: string, b: K3sBackupArgs): SqliteBackupPlan {
+    return {
+        node,
+        schedule: (b.schedule ?? DEFAULT_BACKUP_SCHEDULE).trim().split(/\s+/).join(" "),
+        retention: b.retention ?? DEFAULT_BACKUP_RETENTION,
+        dir: b.dir ?? DEFAULT_BACKUP_DIR,
+        db: K3S_SQLITE_DB,
+        ...(b.s3 !== undefined
+            ? {
+                  s3: {
+                      endpoint: b.s3.endpoint ?? DEFAULT_S3_ENDPOINT,
+                      bucket: b.s3.bucket,
+                      region: b.s3.region ?? DEFAULT_S3_REGION,
+                      ...(b.s3.folder !== undefined ? { folder: b.s3.folder } : {}),
+                      accessKey: b.s3.accessKey ?? "",
+                      insecure: b.s3.insecure === true,
+                  },
+              }
+            : {}),
+    };
+}
+
+/** The backup script's settings file (sourced by it; no secret: the S3 key is in its own file). */
+export function renderSqliteBackupEnv(p: SqliteBackupPlan): string {
+    const v = (k: string, value: string | number) => `${k}=${shellQuote(String(value))}`;
+    return [
+        `# k3s.backup of ${p.node}: read by ${SQLITE_BACKUP_SCRIPT}`,
+        v("BACKUP_DB", p.db),
+        v("BACKUP_DIR", p.dir),
+        v("BACKUP_NODE", p.node),
+        v("BACKUP_RETENTION", p.retention),
+        ...(p.s3 !== undefined
+            ? [
+                  v("S3_ENDPOINT", p.s3.endpoint),
+                  v("S3_BUCKET", p.s3.bucket),
+                  v("S3_REGION", p.s3.region),
+                  v("S3_FOLDER", p.s3.folder ?? ""),
+                  v("S3_ACCESS_KEY", p.s3.accessKey),
+                  v("S3_SECRET_KEY_FILE", SQLITE_BACKUP_S3_KEY_FILE),
+                  v("S3_INSECURE", String(p.s3.insecure)),
+              ]
+            : []),
+        "",
+    ].join("\n");
+}
+
+function serviceUnit(p: SqliteBackupPlan): string {
+    return `[Unit]
+Description=Backup of the k3s sqlite datastore of ${p.node} (HybridInfra k3s.backup)
+After=k3s.service
+
+[Service]
+Type=oneshot
+Nice=10
+IOSchedulingClass=idle
+ExecStart=${SQLITE_BACKUP_SCRIPT}
+`;
+}
+
+function timerUnit(p: SqliteBackupPlan): string {
+    // Persistent: a run missed while the machine was off (a power cut) happens when it is back.
+    return `[Unit]
+Description=Backup of the k3s sqlite datastore on "${p.schedule}" (cron)
+
+[Timer]
+OnCalendar=${cronToOnCalendar(p.schedule)}
+Persistent=true
+RandomizedDelaySec=60
+
+[Install]
+WantedBy=timers.target
+`;
+}
+
+const CRON_BEGIN = `# BEGIN ${SQLITE_BACKUP_UNIT} (managed by hybridinfra)`;
+const CRON_END = `# END ${SQLITE_BACKUP_UNIT}`;
+
+/** Bash that rewrites root's crontab without our block, then (given a line) with it at the end. */
+function crontabBlock(line: string | undefined): string {
+    const keep = `awk -v b=${shellQuote(CRON_BEGIN)} -v e=${shellQuote(CRON_END)} '$0 == b { skip = 1; next } $0 == e { skip = 0; next } !skip' ${OPENRC_CRONTAB}`;
+    const write = `k3s_backup_crontab | hi_write_file ${OPENRC_CRONTAB} 0600 root:root ""`;
+    return [
+        "k3s_backup_crontab() {",
+        `  if [ -f ${OPENRC_CRONTAB} ]; then ${keep}; fi`,
+        ...(line !== undefined ? [`  printf '%s\\n' ${shellQuote(CRON_BEGIN)} ${shellQuote(line)} ${shellQuote(CRON_END)}`] : []),
+        "}",
+        line !== undefined ? write : `if [ -f ${OPENRC_CRONTAB} ] && grep -qxF ${shellQuote(CRON_BEGIN)} ${OPENRC_CRONTAB}; then ${write}; fi`,
+    ].join("\n");
+}
+
+/**
+ * The k3s-backup step on a sqlite server: sqlite3 (and curl for S3) installed when missing, the backup script,
+ * its settings (and S3 key file, 0600), and the schedule: a systemd timer, or a block in root's crontab on
+ * OpenRC; a host without either gets a warning. Idempotent; the first backup is made by the schedule, not here.
+ */
+export function renderSqliteBackupStep(p: SqliteBackupPlan): string {
+    const unit = SQLITE_BACKUP_UNIT;
+    return [
+        `# k3s.backup: ${p.schedule}, keep ${p.retention}, in ${p.dir}${p.s3 !== undefined ? `, copied to s3 bucket ${p.s3.bucket}` : ""}`,
+        "hi_ensure_cmd sqlite3 sqlite3 sqlite sqlite",
+        ...(p.s3 !== undefined
+            ? [
+                  "hi_ensure_cmd curl curl curl curl",
+                  // --aws-sigv4 came with curl 7.75 (2021); older curl would upload nothing.
+                  'curl --help all 2>/dev/null | grep -q -- --aws-sigv4 || hi_fail "curl on $HI_HOST has no --aws-sigv4 (curl 7.75 or later is needed to upload backups to S3); nothing was changed"',
+              ]
+            : []),
+        writeFileSnippet(SQLITE_BACKUP_SCRIPT, SQLITE_BACKUP_SH, "0700", "root:root", ""),
+        writeFileSnippet(SQLITE_BACKUP_CONF, renderSqliteBackupEnv(p), "0600"),
+        p.s3 !== undefined
+            ? writeFileSnippet(SQLITE_BACKUP_S3_KEY_FILE, secretPlaceholder(SECRET_BACKUP_S3), "0600", "root:root", "")
+            : `hi_remove_managed_file ${SQLITE_BACKUP_S3_KEY_FILE} --any`,
+        `[ -f ${K3S_SQLITE_DB} ] || hi_warn "${K3S_SQLITE_DB} does not exist yet: backups start once k3s has created it"`,
+        'case "$HI_INIT" in',
+        "  systemd)",
+        "    k3s_backup_changed=$HI_CHANGED; HI_CHANGED=0",
+        writeFileSnippet(`/etc/systemd/system/${unit}.service`, serviceUnit(p), "0644"),
+        writeFileSnippet(`/etc/systemd/system/${unit}.timer`, timerUnit(p), "0644"),
+        `    if [ "$HI_CHANGED" = 1 ]; then systemctl daemon-reload; systemctl restart ${unit}.timer 2>/dev/null || true; fi`,
+        '    if [ "$k3s_backup_changed" = 1 ]; then HI_CHANGED=1; fi',
+        `    if ! systemctl is-enabled --quiet ${unit}.timer 2>/dev/null || ! systemctl is-active --quiet ${unit}.timer 2>/dev/null; then`,
+        `      systemctl enable --now ${unit}.timer >/dev/null 2>&1`,
+        "      HI_CHANGED=1",
+        "    fi",
+        `    hi_log "${unit}.timer backs up ${p.db} on ${cronToOnCalendar(p.schedule)} (systemd calendar)" ;;`,
+        "  openrc)",
+        crontabBlock(`${p.schedule} ${SQLITE_BACKUP_SCRIPT}`),
+        "    hi_service_enable crond",
+        `    hi_log "root's crontab backs up ${p.db} on ${p.schedule}" ;;`,
+        "  *)",
+        `    hi_warn "no init system (systemd or OpenRC): nothing runs ${SQLITE_BACKUP_SCRIPT} on its own; run it from your scheduler (${p.schedule})" ;;`,
+        "esac",
+    ].join("\n");
+}
+
+/** Delete of the k3s-backup step: the schedule, script and settings go; the backups themselves stay. */
+export function renderSqliteBackupDelete(dir: string = DEFAULT_BACKUP_DIR): string {
+    const unit = SQLITE_BACKUP_UNIT;
+    return [
+        'if [ "$HI_INIT" = systemd ]; then',
+        `  systemctl disable --now ${unit}.timer >/dev/null 2>&1 || true`,
+        `  hi_remove_managed_file /etc/systemd/system/${unit}.timer`,
+        `  hi_remove_managed_file /etc/systemd/system/${unit}.service`,
+        "  systemctl daemon-reload",
+        "fi",
+        crontabBlock(undefined),
+        `hi_remove_managed_file ${SQLITE_BACKUP_SCRIPT}`,
+        `hi_remove_managed_file ${SQLITE_BACKUP_CONF}`,
+        `hi_remove_managed_file ${SQLITE_BACKUP_S3_KEY_FILE} --any`,
+        `hi_log ${shellQuote(`the backups in ${dir} are kept (remove them by hand when no longer needed)`)}`,
+    ].join("\n");
+}
+
+/**
+ * Registers the k3s-backup step `<name>-k3s-backup` of a sqlite server (`name` is its K3sServer's), after its
+ * install step (`opts.dependsOn`). Its secret (the S3 key) travels on stdin only.
+ */
+export function createSqliteBackupStep(
+    parent: pulumi.Resource,
+    name: string,
+    server: SshHostArgs,
+    hostsByName: ReadonlyMap<string, SshHostArgs>,
+    backup: K3sBackupArgs,
+    opts: pulumi.CustomResourceOptions,
+): command.remote.Command {
+    const plan = planSqliteBackup(server.name, backup);
+    return remoteStep(
+        `${name}-k3s-backup`,
+        {
+            host: server.name,
+            step: "k3s-backup",
+            connection: connectionFor(server, hostsByName),
+            create: renderSqliteBackupStep(plan),
+            delete: renderSqliteBackupDelete(plan.dir),
+            ...(backup.s3?.secretKey !== undefined ? { secrets: { [SECRET_BACKUP_S3]: pulumi.secret(backup.s3.secretKey) } } : {}),
+        },
+        { parent, ...opts },
+    );
+}
