@@ -57,6 +57,7 @@ const Host = z.strictObject({
     overlayAddress: z.string().regex(ipv4).optional(),
     mtu: z.number().int().min(MIN_MTU).max(MAX_MTU).optional(),
     gateway: z.boolean().optional(),
+    remove: z.boolean().optional(),
 });
 
 const Overlay = z.strictObject({

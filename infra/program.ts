@@ -20,6 +20,9 @@ import {
     throwAll,
     validatePrivateKey,
     HybridInfraConfigError,
+    CLUSTER_HOSTS_OUTPUT,
+    hostsInCluster,
+    vanishedHostProblems,
 } from "@hybridinfra/components";
 import { k3sArgsFromConfig } from "./backup";
 import { ClusterConfig, ConfigValidationError, parseClusterConfig } from "./config";
@@ -108,8 +111,10 @@ export interface ProgramOutputs {
     appUrls: pulumi.Output<Record<string, string[]>>;
     failoverBoundSeconds: pulumi.Output<number>;
     certificateExpiry: pulumi.Output<Record<string, string>>;
-    /** What the next run compares with (`K3S_SETTINGS_OUTPUT`): see `runCheckedProgram`. */
+    /** What the next run compares with (`K3S_SETTINGS_OUTPUT`): see `main`. */
     k3sSettings: pulumi.Output<K3sRecordedSettings>;
+    /** The hosts in the cluster after this run (`CLUSTER_HOSTS_OUTPUT`): the next run refuses one gone without `remove: true`. */
+    clusterHosts: pulumi.Output<string[]>;
 }
 
 export interface ProgramResult {
@@ -127,7 +132,7 @@ export function k3sSettingsOf(args: HybridClusterArgs): K3sRecordedSettings {
     return recordK3sSettings(composeCluster(args).k3s);
 }
 
-function composeProgram(args: HybridClusterArgs, settings: K3sRecordedSettings): ProgramResult {
+function composeProgram(args: HybridClusterArgs, settings: K3sRecordedSettings, hosts: string[] = hostsInCluster(args.hosts)): ProgramResult {
     const cluster = new HybridCluster(pulumi.getStack(), args);
     return {
         cluster,
@@ -139,6 +144,7 @@ function composeProgram(args: HybridClusterArgs, settings: K3sRecordedSettings):
             failoverBoundSeconds: cluster.failoverBoundSeconds,
             certificateExpiry: cluster.certificateExpiry,
             k3sSettings: pulumi.output(settings),
+            clusterHosts: pulumi.output(hosts),
         },
     };
 }
@@ -150,25 +156,32 @@ export function runProgram(): ProgramResult {
 }
 
 /**
- * This stack's own output `name` as the last successful `pulumi up` left it, read through a StackReference to
- * the stack itself (`<org>/<project>/<stack>`; the local file backend's org is `organization`). Both
- * `pulumi preview` and `pulumi up` see the previous deployment's value (an update writes the stack's outputs
- * only when it succeeds); undefined before the first `up` and after `pulumi destroy`.
+ * This stack's own outputs `names` as the last successful `pulumi up` left them, read through one
+ * StackReference to the stack itself (`<org>/<project>/<stack>`; the local file backend's org is
+ * `organization`). Both `pulumi preview` and `pulumi up` see the previous deployment's values (an update
+ * writes the stack's outputs only when it succeeds); undefined before the first `up` and after `pulumi destroy`.
  */
-export async function previousStackOutput(name: string): Promise<unknown> {
+export async function previousStackOutputs(names: readonly string[]): Promise<Record<string, unknown>> {
     const self = new pulumi.StackReference(`${pulumi.getOrganization()}/${pulumi.getProject()}/${pulumi.getStack()}`);
-    const details = await self.getOutputDetails(name);
-    return details.value ?? details.secretValue;
+    const values = await Promise.all(names.map(async (n) => {
+        const details = await self.getOutputDetails(n);
+        return [n, details.value ?? details.secretValue] as const;
+    }));
+    return Object.fromEntries(values);
 }
 
 /**
- * Refuses every k3s change the running cluster does not support in place, all at once: compares the settings
- * this config deploys with the `k3sSettings` output of the last `pulumi up`. Returns the settings to record.
+ * Refuses every change the running cluster does not support in place, all at once: compares the settings
+ * this config deploys with the `k3sSettings` output of the last `pulumi up`, and its hosts with that run's
+ * `clusterHosts` (a host gone without a `remove: true` run). Returns the settings to record.
  */
 export async function checkedK3sSettings(cfg: ClusterConfig, args: HybridClusterArgs): Promise<K3sRecordedSettings> {
     const settings = k3sSettingsOf(args);
-    const previous = await previousStackOutput(K3S_SETTINGS_OUTPUT);
-    throwAll(k3sChangeProblems(previous, settings, { ...(cfg.k3s?.allowDowngrade !== undefined ? { allowDowngrade: cfg.k3s.allowDowngrade } : {}) }));
+    const previous = await previousStackOutputs([K3S_SETTINGS_OUTPUT, CLUSTER_HOSTS_OUTPUT]);
+    throwAll([
+        ...vanishedHostProblems(previous[CLUSTER_HOSTS_OUTPUT], args.hosts),
+        ...k3sChangeProblems(previous[K3S_SETTINGS_OUTPUT], settings, { ...(cfg.k3s?.allowDowngrade !== undefined ? { allowDowngrade: cfg.k3s.allowDowngrade } : {}) }),
+    ]);
     return settings;
 }
 
@@ -180,12 +193,12 @@ export async function checkedK3sSettings(cfg: ClusterConfig, args: HybridCluster
  * pulumi.RunError), without a stack trace.
  */
 export async function main<T = ProgramOutputs>(
-    compose: (args: HybridClusterArgs, settings: K3sRecordedSettings) => T = (args, settings) => composeProgram(args, settings).outputs as T,
+    compose: (args: HybridClusterArgs, settings: K3sRecordedSettings, hosts: string[]) => T = (args, settings, hosts) => composeProgram(args, settings, hosts).outputs as T,
 ): Promise<T> {
     try {
         const cfg = readClusterConfig();
         const args = clusterArgsFromConfig(cfg);
-        return compose(args, await checkedK3sSettings(cfg, args));
+        return compose(args, await checkedK3sSettings(cfg, args), hostsInCluster(args.hosts));
     } catch (e) {
         if (e instanceof HybridInfraConfigError || e instanceof HybridInfraConfigErrors || e instanceof ConfigValidationError) throw new pulumi.RunError(e.message);
         throw e;

@@ -13,7 +13,9 @@
  *   create, then the old delete at the end); inputs equal → same (nothing runs); gone → delete.
  *   `planRun(undefined, next)` runs every create (a first `pulumi up`, or "run all steps again").
  * - `runPlan` runs creates/updates in dependency order, each as soon as its dependencies are done (in
- *   parallel otherwise, up to `concurrency`); then deletes, dependents first. A step whose dependency
+ *   parallel otherwise, up to `concurrency`), also through dependencies with nothing to do (a step after an
+ *   unchanged step after a create waits for the create, as the engine registers them); then deletes,
+ *   dependents first. A step whose dependency
  *   failed or was skipped does not run.
  * - Each step gets a fresh SSH connection (ssh2), with the host key checked when `hostKey` is given and
  *   `proxy` implemented as a jump through `forwardOut`, like the provider's. stdin is written, then closed.
@@ -257,15 +259,26 @@ async function runJobs(jobs: readonly Job[], opts: RunOptions): Promise<StepResu
  * deletes (removed steps and replaced ones) with dependents first. Returns one result per command run.
  */
 export async function runPlan(plan: readonly PlannedStep[], opts: RunOptions = {}): Promise<StepResult[]> {
-    const forward: Job[] = plan
-        .filter((p) => p.action === Action.Create || p.action === Action.Update || p.action === Action.Replace)
-        .map((p) => ({
-            key: p.step.name,
-            action: p.action === Action.Update ? Action.Update : Action.Create,
-            step: p.step,
-            text: p.action === Action.Update ? (p.step.update ?? p.step.create) : p.step.create,
-            after: p.step.dependencies,
-        }));
+    const runs = plan.filter((p) => p.action === Action.Create || p.action === Action.Update || p.action === Action.Replace);
+    const runNames = new Set(runs.map((p) => p.step.name));
+    const byName = new Map(plan.map((p) => [p.step.name, p.step]));
+    // As in the engine, a step waits for its dependencies' operations also through dependencies that have
+    // nothing to do: a dependent registers only once its dependencies have, and a `same` step registers only
+    // once its own dependencies have.
+    const waitsFor = (deps: readonly string[], seen: Set<string>): string[] =>
+        deps.flatMap((d) => {
+            if (runNames.has(d)) return [d];
+            if (seen.has(d)) return [];
+            seen.add(d);
+            return waitsFor(byName.get(d)?.dependencies ?? [], seen);
+        });
+    const forward: Job[] = runs.map((p) => ({
+        key: p.step.name,
+        action: p.action === Action.Update ? Action.Update : Action.Create,
+        step: p.step,
+        text: p.action === Action.Update ? (p.step.update ?? p.step.create) : p.step.create,
+        after: [...new Set(waitsFor(p.step.dependencies, new Set()))],
+    }));
     const first = await runJobs(forward, opts);
     const doomed: Step[] = plan.flatMap((p) => (p.action === Action.Delete ? [p.step] : p.action === Action.Replace && p.old !== undefined ? [p.old] : []));
     const doomedNames = new Set(doomed.map((s) => s.name));

@@ -50,9 +50,9 @@ export interface LabStackRun {
 /**
  * The lab stack's config with what only a running lab knows: the generated SSH key (the sshPrivateKey
  * secret) and each host's pinned host key. `includeHome3` appends home3 (the "add a host" change); `omit`
- * drops hosts (the "remove a host" change).
+ * drops hosts (the "remove a host" change); `leave` marks hosts `remove: true` (the safe removal).
  */
-export function labStackConfig(includeHome3: boolean, omit: readonly string[] = [], state: LabState = readLabState()): Record<string, string> {
+export function labStackConfig(includeHome3: boolean, omit: readonly string[] = [], state: LabState = readLabState(), leave: readonly string[] = []): Record<string, string> {
     const loaded = loadStack("lab");
     const cluster = JSON.parse(loaded.config["hybrid-infra:cluster"]) as { hosts: { name: string; ssh: Record<string, unknown> }[] };
     if (includeHome3) {
@@ -60,6 +60,7 @@ export function labStackConfig(includeHome3: boolean, omit: readonly string[] = 
     }
     cluster.hosts = cluster.hosts.filter((h) => !omit.includes(h.name));
     for (const h of cluster.hosts) h.ssh.hostKey = labHostState(state, h.name).hostKey;
+    for (const h of cluster.hosts) if (leave.includes(h.name)) (h as { remove?: boolean }).remove = true;
     return { cluster: JSON.stringify(cluster), sshPrivateKey: fs.readFileSync(state.clientKeyPath, "utf8") };
 }
 
@@ -69,8 +70,8 @@ export function labStackConfig(includeHome3: boolean, omit: readonly string[] = 
  * host's pinned host key. `includeHome3` appends home3 to the stack's hosts (the "add a host" change);
  * `omit` drops hosts (the "remove a host" change).
  */
-export async function runLabStack(includeHome3: boolean, omit: readonly string[] = [], state: LabState = readLabState()): Promise<LabStackRun> {
-    const run = await runStack("lab", { extraConfig: labStackConfig(includeHome3, omit, state) });
+export async function runLabStack(includeHome3: boolean, omit: readonly string[] = [], state: LabState = readLabState(), leave: readonly string[] = []): Promise<LabStackRun> {
+    const run = await runStack("lab", { extraConfig: labStackConfig(includeHome3, omit, state, leave) });
     const overlay = hybridClusterInternals(run.cluster).overlay as WireGuardMesh;
     return { recording: run.recording, plan: wireGuardMeshInternals(overlay).plan };
 }

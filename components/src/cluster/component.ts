@@ -13,6 +13,9 @@ import { throwAll } from "../util/errors";
 import { ClusterPlan, planCluster, sshOf } from "./plan";
 import { clusterReachProblems, kubeconfigEndpointProblems } from "./reach";
 import { clusterConsistencyProblems } from "./consistency";
+import { removalProblems } from "./removal";
+import { connectionFor, remoteStep, SshHostArgs } from "../host";
+import { renderNodeRemoveScript } from "../k3s/scripts";
 import { HostRole, HybridClusterArgs, IngressMode, OverlayKind } from "./types";
 
 /** The domain arguments a spec turns into. Pure; computed before anything is registered. */
@@ -25,6 +28,8 @@ export interface ClusterComposition {
     readonly k3s: Omit<K3sClusterArgs, "nodes"> & { nodes: Omit<K3sNodeArgs, "overlayAddress">[] };
     readonly apps: ExposedAppArgs[];
     readonly forward?: Omit<PublicIngressForwardArgs, "targets">;
+    /** Hosts marked `remove: true`, each with the first server that drains it (see removal.ts). */
+    readonly removals: readonly { readonly name: string; readonly control: SshHostArgs }[];
 }
 
 /**
@@ -37,7 +42,12 @@ export function endpointHost(endpoint: string): string {
     return e === undefined ? endpoint : e.host.replace(/^\[(.*)\]$/, "$1");
 }
 
-export function composeCluster(args: HybridClusterArgs): ClusterComposition {
+export function composeCluster(spec: HybridClusterArgs): ClusterComposition {
+    throwAll(removalProblems(spec.hosts));
+    // Hosts marked `remove: true` leave: nothing of theirs is registered (so Pulumi deletes their steps in its
+    // last phase), and the first server drains them first. The rest is the cluster from here on.
+    const leaving = spec.hosts.filter((h) => h.remove === true);
+    const args: HybridClusterArgs = leaving.length > 0 ? { ...spec, hosts: spec.hosts.filter((h) => h.remove !== true) } : spec;
     // The jump graph of the whole cluster, with locations, and every cross-key contradiction, all problems
     // at once (components see only their own hosts, with jump hosts already resolved).
     throwAll([...clusterReachProblems(args.hosts), ...kubeconfigEndpointProblems(args), ...clusterConsistencyProblems(args)]);
@@ -49,6 +59,11 @@ export function composeCluster(args: HybridClusterArgs): ClusterComposition {
     let plannedAddresses: Record<string, string> = {};
     let interfaceName: string;
     if (plan.overlayKind === OverlayKind.WireGuard) {
+        // A leaving host still counts for the address plan in its last run: a host that probed past its
+        // address keeps its own (pinned), so the removal moves no one.
+        const withLeaving = planOverlayAddresses(spec.hosts.map((h) => ({ name: h.name, ...(h.overlayAddress !== undefined ? { overlayAddress: h.overlayAddress } : {}) })), overlay.cidr ?? OVERLAY_DEFAULTS.cidr);
+        const withoutLeaving = planOverlayAddresses(args.hosts.map((h) => ({ name: h.name, ...(h.overlayAddress !== undefined ? { overlayAddress: h.overlayAddress } : {}) })), overlay.cidr ?? OVERLAY_DEFAULTS.cidr);
+        const keep = (name: string) => (leaving.length > 0 && withLeaving[name] !== withoutLeaving[name] ? { overlayAddress: withLeaving[name] } : {});
         const hosts: WireGuardHostArgs[] = args.hosts.map((h) => ({
             ...sshOf(h, args),
             location: h.location,
@@ -56,6 +71,7 @@ export function composeCluster(args: HybridClusterArgs): ClusterComposition {
             hub: h.roles.includes(HostRole.Hub),
             ...(h.lan !== undefined ? { lan: h.lan } : {}),
             ...(h.overlayAddress !== undefined ? { overlayAddress: h.overlayAddress } : {}),
+            ...keep(h.name),
             ...(h.mtu !== undefined ? { mtu: h.mtu } : {}),
             ...(h.gateway !== undefined ? { gateway: h.gateway } : {}),
         }));
@@ -135,6 +151,7 @@ export function composeCluster(args: HybridClusterArgs): ClusterComposition {
         k3s,
         apps,
         ...(forward !== undefined ? { forward } : {}),
+        removals: leaving.map((h) => ({ name: h.name, control: sshOf(plan.servers[0], args) })),
     };
 }
 
@@ -173,13 +190,28 @@ export class HybridCluster extends pulumi.ComponentResource {
         const c = composeCluster(args);
         super("hybridinfra:index:HybridCluster", name, {}, opts);
 
+        // Leaving hosts are drained first, while the overlay still reaches them; every overlay step (and so
+        // everything after it) waits for that, and Pulumi deletes their own steps last (see removal.ts).
+        const removals = c.removals.map((r) =>
+            remoteStep(
+                `${name}-node-removal-${r.name}`,
+                {
+                    host: r.control.name,
+                    step: `node-removal-${r.name}`,
+                    connection: connectionFor(r.control, new Map()),
+                    create: renderNodeRemoveScript({ nodeName: r.name, onDrainTimeout: "fail" }),
+                },
+                { parent: this },
+            ),
+        );
+        const overlayOpts = { parent: this, ...(removals.length > 0 ? { dependsOn: removals } : {}) };
         let overlay: WireGuardMesh | TailscaleOverlay;
         let addresses: Record<string, pulumi.Input<string>>;
         if (c.wireguard !== undefined) {
-            overlay = new WireGuardMesh(`${name}-wg`, c.wireguard, { parent: this });
+            overlay = new WireGuardMesh(`${name}-wg`, c.wireguard, overlayOpts);
             addresses = c.plannedAddresses;
         } else {
-            const ts = new TailscaleOverlay(`${name}-ts`, { ...c.tailscale!, authKey: args.tailscaleAuthKey! }, { parent: this });
+            const ts = new TailscaleOverlay(`${name}-ts`, { ...c.tailscale!, authKey: args.tailscaleAuthKey! }, overlayOpts);
             overlay = ts;
             addresses = Object.fromEntries(Object.entries(tailscaleOverlayInternals(ts).nodes).map(([h, n]) => [h, n.address]));
         }

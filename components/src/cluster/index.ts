@@ -3,3 +3,4 @@ export * from "./plan";
 export * from "./component";
 export * from "./reach";
 export * from "./consistency";
+export * from "./removal";

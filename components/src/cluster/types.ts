@@ -83,6 +83,14 @@ export interface ClusterHostArgs {
     readonly mtu?: number;
     /** Gateway of its location (WireGuard `locations` topology). @default chosen */
     readonly gateway?: boolean;
+    /**
+     * Take this machine out of the cluster in a safe order: the run drains it (cordon, evictions honouring
+     * PodDisruptionBudgets) and deletes its Node from the first server while the overlay still reaches it,
+     * then the other hosts drop its WireGuard peer, then its k3s and overlay are uninstalled. Delete the entry
+     * in a later run. Not for the first server, a hub, or another host's jump host.
+     * @default false
+     */
+    readonly remove?: boolean;
 }
 
 /**

@@ -281,11 +281,19 @@ export function nodeRemovalKubectlArgs(node: string, drainTimeoutSeconds = DEFAU
 }
 
 /**
- * Delete of the k3s-node step, run on the first server before the node's own uninstall (the step depends on
- * the node's install step, and Pulumi deletes dependents first): drain, then delete the Node object.
+ * Node removal, run on the first server: drain, then delete the Node object. Two uses:
+ * - the delete of the k3s-node step (an entry deleted outright), before the node's own uninstall (the step
+ *   depends on the node's install step, and Pulumi deletes dependents first); a drain that times out is
+ *   warned about and the Node deleted anyway (`onDrainTimeout: "delete"`, the default);
+ * - the node removal step of `hosts[i].remove: true`, which runs before the other hosts drop the node's peer:
+ *   a drain that times out fails the step (`"fail"`), so nothing after it runs and the node stays reachable.
  */
-export function renderNodeRemoveScript(o: { nodeName: string; drainTimeoutSeconds?: number }): string {
+export function renderNodeRemoveScript(o: { nodeName: string; drainTimeoutSeconds?: number; onDrainTimeout?: "delete" | "fail" }): string {
     const timeout = o.drainTimeoutSeconds ?? DEFAULT_DRAIN_TIMEOUT_SECONDS;
+    const onTimeout =
+        o.onDrainTimeout === "fail"
+            ? `    hi_fail "drain of $k3s_node did not finish within ${timeout}s: a PodDisruptionBudget blocks an eviction (kubectl get pdb -A) or a pod does not stop; the node stays cordoned and nothing else changed; fix that, then run pulumi up again"`
+            : `    hi_warn "drain of $k3s_node did not finish within ${timeout}s (node unreachable or a PodDisruptionBudget blocks it); deleting the Node anyway"`;
     const kubectl = nodeRemovalKubectlArgs('"$k3s_node"', timeout);
     return [
         K3S_PATH,
@@ -295,7 +303,7 @@ export function renderNodeRemoveScript(o: { nodeName: string; drainTimeoutSecond
         'elif k3s kubectl get node "$k3s_node" >/dev/null 2>&1; then',
         '  hi_log "draining $k3s_node"',
         `  if ! k3s kubectl ${kubectl.drain.join(" ")}; then`,
-        `    hi_warn "drain of $k3s_node did not finish within ${timeout}s (node unreachable or a PodDisruptionBudget blocks it); deleting the Node anyway"`,
+        onTimeout,
         "  fi",
         `  k3s kubectl ${kubectl.deleteNode.join(" ")}`,
         "  HI_CHANGED=1",
