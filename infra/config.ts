@@ -95,6 +95,7 @@ const K3s = z.strictObject({
     kubeconfigEndpointIsExternal: z.boolean().optional(),
     clusterCidr: z.string().regex(cidr).optional(),
     serviceCidr: z.string().regex(cidr).optional(),
+    agentsPerBatch: z.number().int().min(1).max(100).optional(),
     /** Backups of the cluster state (k3s.backup; checked in depth by validateK3sBackup). */
     backup: z
         .strictObject({
@@ -242,6 +243,7 @@ const FIXES: Record<string, string> = {
     mtu: MTU_FIX,
     keepalive: KEEPALIVE_FIX,
     tokenRotation: "use a whole number from 0 (the token the cluster was created with) up; raise it by one to rotate the cluster token",
+    agentsPerBatch: "use how many agents of one location may be drained and restarted at once, from 1 (the default) to 100",
     allowDowngrade: "use true to accept a k3s.version older than the one the last `pulumi up` installed, or false (the default)",
     "backup.retention": "use the number of backups to keep, a whole number from 1 to 1000 (default 5)",
     "backup.dir": "use an absolute directory path, e.g. /srv/k3s-backups (default /var/lib/rancher/k3s/server/db/snapshots)",

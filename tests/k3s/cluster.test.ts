@@ -99,13 +99,15 @@ describe("K3sCluster: 1 server + 2 agents (mock engine)", () => {
         assert.deepEqual(Object.keys(steps).sort(), ["home-nas", "home-pc", "tokyo-1"]);
         const stepNames = async (host: string) => Promise.all(steps[host].map(async (s) => String((await settle(s.urn)).value).split("::").pop()));
         assert.deepEqual(await stepNames("tokyo-1"), ["c-tokyo-1-k3s-config", "c-tokyo-1-k3s-install", "c-tokyo-1-k3s-kubeconfig"]);
-        assert.deepEqual(await stepNames("home-pc"), ["c-home-pc-k3s-config", "c-home-pc-k3s-install", "c-home-pc-k3s-node"]);
+        assert.deepEqual(await stepNames("home-pc"), ["c-home-pc-k3s-config", "c-home-pc-k3s-drain", "c-home-pc-k3s-install", "c-home-pc-k3s-node"]);
         const names = rec.byType(CMD).map((r) => r.name).sort();
         assert.deepEqual(names, [
             "c-home-nas-k3s-config",
+            "c-home-nas-k3s-drain",
             "c-home-nas-k3s-install",
             "c-home-nas-k3s-node",
             "c-home-pc-k3s-config",
+            "c-home-pc-k3s-drain",
             "c-home-pc-k3s-install",
             "c-home-pc-k3s-node",
             "c-tokyo-1-k3s-config",
@@ -118,15 +120,19 @@ describe("K3sCluster: 1 server + 2 agents (mock engine)", () => {
         assertScripts(rec);
     });
 
-    it("orders steps from registered dependencies: configs at once; overlay → first server's install → agents' installs in parallel", async () => {
+    it("orders steps from registered dependencies: configs at once; overlay → first server's install → each agent of a location in turn: drain, install, Ready", async () => {
         const { rec } = await run(small());
         for (const n of ["tokyo-1", "home-pc", "home-nas"]) {
             assert.deepEqual(deps(rec, `c-${n}-k3s-config`), ["c-token"], `${n}'s config.yaml is written without waiting for the overlay or a server`);
         }
         assert.deepEqual(deps(rec, "c-tokyo-1-k3s-install"), ["c-tokyo-1-k3s-config", "overlay-wg-up"], "the overlay gates the start of k3s on the first server");
+        // Both agents are in "home": one at a time (k3s.agentsPerBatch defaults to 1 per location).
+        assert.deepEqual(deps(rec, "c-home-pc-k3s-drain"), ["c-tokyo-1-k3s-install"], "the first agent's turn starts after the server");
+        assert.deepEqual(deps(rec, "c-home-nas-k3s-drain"), ["c-home-pc-k3s-node"], "the second agent of the location waits until the first is Ready and uncordoned");
         for (const a of ["home-pc", "home-nas"]) {
-            assert.deepEqual(deps(rec, `c-${a}-k3s-install`), [`c-${a}-k3s-config`, "c-tokyo-1-k3s-install"], `${a} starts after the server only, not after the other agent`);
+            assert.deepEqual(deps(rec, `c-${a}-k3s-install`), [`c-${a}-k3s-config`, `c-${a}-k3s-drain`], `${a} is drained before its k3s starts or restarts`);
             assert.deepEqual(deps(rec, `c-${a}-k3s-node`), [`c-${a}-k3s-install`], "drain/delete runs before the uninstall on removal");
+            assert.equal(rec.byName(`c-${a}-k3s-drain`).inputs.connection.host, "198.51.100.1", "drains run on the first server");
         }
         assert.deepEqual(deps(rec, "c-tokyo-1-k3s-kubeconfig"), ["c-tokyo-1-k3s-install"]);
     });
@@ -140,7 +146,7 @@ describe("K3sCluster: 1 server + 2 agents (mock engine)", () => {
             .filter((r) => r.inputs.create !== a.rec.byName(r.name).inputs.create)
             .map((r) => r.name)
             .sort();
-        assert.deepEqual(changed, ["c-home-pc-k3s-config", "c-home-pc-k3s-install", "c-home-pc-k3s-node"], "config, its apply (install) and the label sync");
+        assert.deepEqual(changed, ["c-home-pc-k3s-config", "c-home-pc-k3s-drain", "c-home-pc-k3s-install", "c-home-pc-k3s-node"], "config, the drain before its apply, its apply (install), and the Ready check, uncordon and label sync");
         const before = extractProgram(a.rec.byName("c-home-pc-k3s-install").inputs.create);
         const after = extractProgram(b.rec.byName("c-home-pc-k3s-install").inputs.create);
         const strip = (s: string) => s.replace(/^# config\.yaml revision [0-9a-f]{16}: .*$/m, "");
@@ -199,7 +205,7 @@ describe("K3sCluster: 1 server + 2 agents (mock engine)", () => {
         const after = await run({ ...args, nodes: args.nodes.filter((n) => n.name !== "home-nas") });
         const names = (r: Recording) => new Set(r.resources.map((x) => x.name));
         const removed = [...names(before.rec)].filter((n) => !names(after.rec).has(n)).sort();
-        assert.deepEqual(removed, ["c-home-nas", "c-home-nas-k3s-config", "c-home-nas-k3s-install", "c-home-nas-k3s-node"]);
+        assert.deepEqual(removed, ["c-home-nas", "c-home-nas-k3s-config", "c-home-nas-k3s-drain", "c-home-nas-k3s-install", "c-home-nas-k3s-node"]);
         // Nothing else changes: no config rewrite, no restart anywhere else.
         for (const r of after.rec.byType(CMD)) {
             const old = before.rec.byName(r.name);
@@ -221,20 +227,22 @@ describe("K3sCluster: 1 server + 2 agents (mock engine)", () => {
 
     it("registers the same steps in preview, with the kubeconfig unknown", async () => {
         const { rec, cluster } = await run(small(), true);
-        assert.equal(rec.byType(CMD).length, 10);
+        assert.equal(rec.byType(CMD).length, 12);
         assert.equal((await settle(cluster.kubeconfig)).known, false);
         assert.match(extractProgram(rec.byName("c-tokyo-1-k3s-config").inputs.create), /node-ip: "10\.100\.0\.1"/, "WireGuard addresses are known in preview");
     });
 });
 
 describe("K3sCluster: 3 etcd servers (mock engine)", () => {
-    it("serialises joining servers, fans agents out after the last server, renders cluster-init once", async () => {
+    it("serialises joining servers, then the agents after the last server, renders cluster-init once", async () => {
         const { rec, cluster } = await run(etcd3());
         for (const n of ["tokyo-1", "tokyo-2", "tokyo-3", "home-pc"]) assert.deepEqual(deps(rec, `c-${n}-k3s-config`), ["c-token"]);
         assert.deepEqual(deps(rec, "c-tokyo-1-k3s-install"), ["c-tokyo-1-k3s-config", "overlay-wg-up"]);
-        assert.deepEqual(deps(rec, "c-tokyo-2-k3s-install"), ["c-tokyo-1-k3s-install", "c-tokyo-2-k3s-config"]);
-        assert.deepEqual(deps(rec, "c-tokyo-3-k3s-install"), ["c-tokyo-2-k3s-install", "c-tokyo-3-k3s-config"], "one joining server at a time (after the previous one's API is ready)");
-        assert.deepEqual(deps(rec, "c-home-pc-k3s-install"), ["c-home-pc-k3s-config", "c-tokyo-3-k3s-install"], "agents wait for the last server only");
+        assert.deepEqual(deps(rec, "c-tokyo-2-k3s-drain"), ["c-tokyo-1-k3s-install"]);
+        assert.deepEqual(deps(rec, "c-tokyo-2-k3s-install"), ["c-tokyo-2-k3s-config", "c-tokyo-2-k3s-drain"]);
+        assert.deepEqual(deps(rec, "c-tokyo-3-k3s-drain"), ["c-tokyo-2-k3s-node"], "one joining server at a time (after the previous one is Ready)");
+        assert.deepEqual(deps(rec, "c-home-pc-k3s-drain"), ["c-tokyo-3-k3s-node"], "agents wait for the last server");
+        assert.deepEqual(deps(rec, "c-home-pc-k3s-install"), ["c-home-pc-k3s-config", "c-home-pc-k3s-drain"]);
         assert.deepEqual(deps(rec, "c-tokyo-2-k3s-node"), ["c-tokyo-2-k3s-install"]);
         // A server's install waits for its API (readyz), which is what the next server joins through.
         assert.match(extractProgram(rec.byName("c-tokyo-2-k3s-install").inputs.create), /until k3s kubectl get --raw=\/readyz/);
@@ -254,7 +262,7 @@ describe("K3sCluster: 3 etcd servers (mock engine)", () => {
         assertScripts(rec);
     });
 
-    it("a version change updates only the install steps, which the dependency chain rolls server by server", async () => {
+    it("a version change updates the install steps and, around each but the first server's, its drain and Ready check: a roll server by server, then agents", async () => {
         const a = await run(etcd3());
         const b = await run(etcd3({ version: "v1.36.2+k3s1" }));
         const changed = b.rec
@@ -262,7 +270,18 @@ describe("K3sCluster: 3 etcd servers (mock engine)", () => {
             .filter((r) => r.inputs.create !== a.rec.byName(r.name).inputs.create)
             .map((r) => r.name)
             .sort();
-        assert.deepEqual(changed, ["c-home-pc-k3s-install", "c-tokyo-1-k3s-install", "c-tokyo-2-k3s-install", "c-tokyo-3-k3s-install"]);
+        assert.deepEqual(changed, [
+            "c-home-pc-k3s-drain",
+            "c-home-pc-k3s-install",
+            "c-home-pc-k3s-node",
+            "c-tokyo-1-k3s-install",
+            "c-tokyo-2-k3s-drain",
+            "c-tokyo-2-k3s-install",
+            "c-tokyo-2-k3s-node",
+            "c-tokyo-3-k3s-drain",
+            "c-tokyo-3-k3s-install",
+            "c-tokyo-3-k3s-node",
+        ]);
         // Each install transitively depends on the previous server's install.
         const reach = (from: string, to: string): boolean => {
             const seen = new Set<string>();
@@ -278,6 +297,10 @@ describe("K3sCluster: 3 etcd servers (mock engine)", () => {
         assert.ok(reach("c-tokyo-3-k3s-install", "c-tokyo-2-k3s-install"));
         assert.ok(reach("c-home-pc-k3s-install", "c-tokyo-3-k3s-install"));
         assert.ok(!reach("c-tokyo-1-k3s-install", "c-tokyo-2-k3s-install"));
+        // Each node's turn: drain, then install, then Ready at the new version; the next turn after that.
+        assert.ok(reach("c-tokyo-3-k3s-drain", "c-tokyo-2-k3s-node"), "the next server is drained only once the previous one is Ready again");
+        assert.match(extractProgram(b.rec.byName("c-tokyo-2-k3s-drain").inputs.create), /k3s_want_version=v1\.36\.2\+k3s1\n/);
+        assert.match(extractProgram(b.rec.byName("c-tokyo-2-k3s-node").inputs.create), /\[ "\$k3s_version" = v1\.36\.2\+k3s1 \] \|\| hi_fail "node \$k3s_node is Ready but runs \$k3s_version, not v1\.36\.2\+k3s1/);
     });
 
     it("warns when etcd spans locations under the override", async () => {
@@ -318,7 +341,7 @@ describe("K3sCluster: external datastore and Tailscale addresses", () => {
         const copies = rec.byType("command:remote:CopyToRemote").filter((r) => r.name.startsWith("c-home-pc"));
         assert.deepEqual(copies.map((r) => r.name).sort(), ["c-home-pc-k3s-airgap-binary", "c-home-pc-k3s-airgap-images"]);
         assert.equal(rec.byName("c-home-pc-k3s-airgap-images").inputs.remotePath, "/var/lib/rancher/k3s/agent/images/k3s-airgap-images-amd64.tar.zst");
-        assert.deepEqual(deps(rec, "c-home-pc-k3s-install"), ["c-home-pc-k3s-airgap-binary", "c-home-pc-k3s-airgap-images", "c-home-pc-k3s-config", "c-tokyo-1-k3s-install"]);
+        assert.deepEqual(deps(rec, "c-home-pc-k3s-install"), ["c-home-pc-k3s-airgap-binary", "c-home-pc-k3s-airgap-images", "c-home-pc-k3s-config", "c-home-pc-k3s-drain"]);
         assert.match(extractProgram(rec.byName("c-home-pc-k3s-install").inputs.create), /INSTALL_K3S_SKIP_DOWNLOAD=true/);
     });
 });

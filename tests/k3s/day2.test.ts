@@ -194,9 +194,11 @@ describe("token rotation (k3s.tokenRotation)", () => {
         // Order: rotate → first server's install (restart) → tokyo-2 → tokyo-3 → the agent.
         assert.ok(rec.byName("c-tokyo-1-k3s-install").dependencyNames.includes("c-tokyo-1-k3s-token-rotate"));
         assert.ok(rec.byName("c-tokyo-1-k3s-install").dependencyNames.includes("overlay-wg-up"));
-        assert.ok(rec.byName("c-tokyo-2-k3s-install").dependencyNames.includes("c-tokyo-1-k3s-install"));
-        assert.ok(rec.byName("c-tokyo-3-k3s-install").dependencyNames.includes("c-tokyo-2-k3s-install"));
-        assert.ok(rec.byName("c-home-pc-k3s-install").dependencyNames.includes("c-tokyo-3-k3s-install"));
+        // The rolling order: each node after the previous one is Ready (its drain step first).
+        assert.ok(rec.byName("c-tokyo-2-k3s-drain").dependencyNames.includes("c-tokyo-1-k3s-install"));
+        assert.ok(rec.byName("c-tokyo-3-k3s-drain").dependencyNames.includes("c-tokyo-2-k3s-node"));
+        assert.ok(rec.byName("c-home-pc-k3s-drain").dependencyNames.includes("c-tokyo-3-k3s-node"));
+        for (const n of ["tokyo-2", "tokyo-3", "home-pc"]) assert.ok(rec.byName(`c-${n}-k3s-install`).dependencyNames.includes(`c-${n}-k3s-drain`));
         // config.yaml states the generation on servers and agents, so each install step restarts k3s.
         for (const n of ["tokyo-1", "tokyo-2", "tokyo-3", "home-pc"]) {
             assert.match(rec.byName(`c-${n}-k3s-config`).inputs.create, /^# cluster token generation 2 \(k3s\.tokenRotation\): a new generation restarts k3s here with the rotated token\.$/m);

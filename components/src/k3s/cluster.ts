@@ -128,8 +128,8 @@ export class K3sCluster extends pulumi.ComponentResource {
             // which serialises joining servers and fans agents out after the last server. A server's install
             // ends when its API is ready, so every install transitively waits for the whole overlay.
             const dependsOn =
-                p.after !== undefined
-                    ? [internalsOf.get(p.after)!.install]
+                p.after.length > 0
+                    ? p.after.map((a) => internalsOf.get(a)!.done)
                     : tokenRotateStep !== undefined
                       ? [...resourcesOf(opts?.dependsOn), tokenRotateStep]
                       : opts?.dependsOn;

@@ -65,7 +65,8 @@ export interface K3sAirgapArgs {
 /** Where k3s comes from. */
 export interface K3sInstallArgs {
     /**
-     * Exact k3s release, e.g. `v1.36.1+k3s1`. Changing it upgrades servers one at a time, then agents.
+     * Exact k3s release, e.g. `v1.36.1+k3s1`. Changing it rolls the upgrade: servers one at a time, then agents
+     * in batches (`agentsPerBatch`), each node drained before and checked Ready at this version after.
      * @default none (the channel decides, and an installed k3s is left as it is)
      */
     readonly version?: string;
@@ -254,6 +255,15 @@ export interface K3sSettingsArgs {
      * @default 0 (the token the cluster was created with)
      */
     readonly tokenRotation?: number;
+    /**
+     * How many agents of one location are upgraded or restarted at a time (a version or config.yaml change).
+     * Servers go one at a time; then the agents in batches: a batch takes this many agents from each
+     * location, and the next batch starts when every node of the previous one is Ready again. Each node
+     * other than the first server is cordoned and drained first (PodDisruptionBudgets honoured), checked
+     * Ready at the new version after, then uncordoned; a failure stops the roll there.
+     * @default 1 (one agent per location at a time)
+     */
+    readonly agentsPerBatch?: number;
     /**
      * Backups of the cluster state: etcd snapshots (k3s's, on by default in k3s every 12 h, 5 kept) with their
      * schedule, retention and an S3 copy; for sqlite, a scheduled consistent copy of state.db; refused with an

@@ -9,7 +9,7 @@ import { apiUrl, Datastore, DEFAULT_CHANNEL, FailoverProfile, K3sBackupArgs, K3s
 import { createSqliteBackupStep, planEtcdBackup, SECRET_BACKUP_S3, validateK3sBackup } from "./backup";
 import { planNodeConfig, K3sInstallPlan } from "./plan";
 import { renderK3sConfig, SECRET_DATASTORE, SECRET_TOKEN, yamlQuotedInner } from "./render";
-import { airgapRemotePaths, renderConfigDelete, renderConfigStep, renderInstallScript, renderNodeReadyScript, renderNodeRemoveScript, renderUninstallScript } from "./scripts";
+import { airgapRemotePaths, renderConfigDelete, renderConfigStep, renderInstallScript, renderNodeDrainScript, renderNodeReadyScript, renderNodeRemoveScript, renderUninstallScript } from "./scripts";
 import { whenResolved } from "./step";
 import { remoteStep } from "../host/step";
 import { ArgTarget, validateExtraArgs, validateInstall, validateK3sNode } from "./validate";
@@ -244,6 +244,25 @@ function createNodeSteps(parent: pulumi.ComponentResource, name: string, args: K
         }
     }
 
+    // A node other than the first server is drained from the first server before its k3s restarts (an upgrade
+    // or a config.yaml change), and checked Ready at the new version and uncordoned after: a rolling upgrade.
+    const control = args.controlHost !== undefined && args.controlHost.name !== args.node.name ? args.controlHost : undefined;
+    const revision = whenResolved([plan.configYaml], ([yaml]) => configRevision(yaml!));
+    const drainStep =
+        control !== undefined
+            ? remoteStep(
+                  `${name}-k3s-drain`,
+                  {
+                      host: control.name,
+                      step: `k3s-drain-${host}`,
+                      connection: connectionFor(control, hostsByName),
+                      create: pulumi.output(revision).apply((rev) => renderNodeDrainScript({ nodeName: host, ...(install.version !== undefined ? { version: install.version } : {}), configRevision: rev })),
+                  },
+                  // The component's dependsOn (the overlay, or the nodes of the previous turn) gates the drain.
+                  { parent, dependsOn: dependsOnList(opts?.dependsOn) },
+              )
+            : undefined;
+
     const installStep = remoteStep(
         `${name}-k3s-install`,
         {
@@ -255,20 +274,23 @@ function createNodeSteps(parent: pulumi.ComponentResource, name: string, args: K
             create: whenResolved([plan.configYaml], ([yaml]) => renderInstallScript({ role: plan.role, install, configRevision: configRevision(yaml!) })),
             delete: renderUninstallScript(plan.role),
         },
-        // The component's dependsOn (the overlay, or the node before this one) gates the start of k3s.
-        { parent, dependsOn: [config, ...uploads, ...dependsOnList(opts?.dependsOn)] },
+        // The component's dependsOn (the overlay, or the nodes of the previous turn) gates the start of k3s,
+        // through the drain step where there is one.
+        { parent, dependsOn: [config, ...uploads, ...(drainStep !== undefined ? [drainStep] : dependsOnList(opts?.dependsOn))] },
     );
-    const steps = [config, installStep];
+    const steps = [config, ...(drainStep !== undefined ? [drainStep] : []), installStep];
 
     let nodeStep: command.remote.Command | undefined;
-    if (args.controlHost !== undefined && args.controlHost.name !== args.node.name) {
+    if (control !== undefined) {
         nodeStep = remoteStep(
             `${name}-k3s-node`,
             {
-                host: args.controlHost.name,
+                host: control.name,
                 step: `k3s-node-${host}`,
-                connection: connectionFor(args.controlHost, hostsByName),
-                create: renderNodeReadyScript({ nodeName: host, labels: plan.labels }),
+                connection: connectionFor(control, hostsByName),
+                create: pulumi
+                    .output(revision)
+                    .apply((rev) => renderNodeReadyScript({ nodeName: host, labels: plan.labels, ...(install.version !== undefined ? { version: install.version } : {}), configRevision: rev })),
                 delete: renderNodeRemoveScript({ nodeName: host }),
             },
             // Depending on the install step makes Pulumi delete this step first: drain and delete the Node

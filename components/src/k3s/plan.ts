@@ -144,11 +144,14 @@ export interface K3sNodePlan {
     /** Joins through the first server's URL (`server:`). */
     readonly joinsFirstServer: boolean;
     /**
-     * The node whose install step must finish before this node's install starts: joining servers go one at a
-     * time (a server's install ends when its API is ready), agents all wait for the last server only. Config
-     * steps are not ordered. Undefined for the first server (the overlay gates it).
+     * The nodes that must be done (installed, Ready, uncordoned) before this node's turn starts (its drain,
+     * then its install): joining servers go one at a time, then agents in batches of `agentsPerBatch` per
+     * location, each batch after the whole previous one. Config steps are not ordered. Empty for the first
+     * server (the overlay gates it).
      */
-    readonly after?: string;
+    readonly after: readonly string[];
+    /** Rollout batch of an agent (0 = right after the last server); servers have none. */
+    readonly batch?: number;
 }
 
 /** Decisions for a whole cluster. */
@@ -213,6 +216,15 @@ export function planK3s(args: K3sClusterArgs): K3sPlan {
                 "etcd across a WAN is not supported upstream: expect slow writes and leader elections when a link degrades",
         );
     }
+    // Agents in batches: the k-th `agentsPerBatch` agents of every location (config order) form batch k.
+    const perBatch = args.agentsPerBatch ?? 1;
+    const seenInLocation = new Map<string, number>();
+    const agentBatch = new Map<string, number>();
+    for (const { n } of agents) {
+        const i = seenInLocation.get(n.location) ?? 0;
+        seenInLocation.set(n.location, i + 1);
+        agentBatch.set(n.name, Math.floor(i / perBatch));
+    }
     const nodes: K3sNodePlan[] = [
         ...servers.map(({ n, index }, i) => ({
             name: n.name,
@@ -221,17 +233,21 @@ export function planK3s(args: K3sClusterArgs): K3sPlan {
             firstServer: i === 0,
             clusterInit: i === 0 && datastore === Datastore.Etcd,
             joinsFirstServer: i > 0 && datastore === Datastore.Etcd,
-            ...(i > 0 ? { after: servers[i - 1].n.name } : {}),
+            after: i > 0 ? [servers[i - 1].n.name] : [],
         })),
-        ...agents.map(({ n, index }) => ({
-            name: n.name,
-            index,
-            role: NodeRole.Agent,
-            firstServer: false,
-            clusterInit: false,
-            joinsFirstServer: true,
-            after: last.name,
-        })),
+        ...agents.map(({ n, index }) => {
+            const batch = agentBatch.get(n.name)!;
+            return {
+                name: n.name,
+                index,
+                role: NodeRole.Agent,
+                firstServer: false,
+                clusterInit: false,
+                joinsFirstServer: true,
+                after: batch === 0 ? [last.name] : agents.filter((a) => agentBatch.get(a.n.name) === batch - 1).map((a) => a.n.name),
+                batch,
+            };
+        }),
     ];
     return {
         datastore,

@@ -248,12 +248,14 @@ export function renderUninstallScript(role: NodeRole): string {
  * The k3s-node step, run on the first server: waits until the node registered and is Ready, then keeps its
  * labels in sync (k3s applies `node-label` only when a node registers).
  */
-export function renderNodeReadyScript(o: { nodeName: string; labels: Readonly<Record<string, string>>; timeoutSeconds?: number }): string {
+export function renderNodeReadyScript(o: { nodeName: string; labels: Readonly<Record<string, string>>; timeoutSeconds?: number; version?: string; configRevision?: string }): string {
     const timeout = o.timeoutSeconds ?? 600;
     const labels = Object.entries(o.labels).map(([k, v]) => shellQuote(`${k}=${v}`));
+    const rolled = o.configRevision !== undefined;
     return [
         K3S_PATH,
         `k3s_node=${shellQuote(o.nodeName)}`,
+        ...(rolled ? [`# after k3s ${o.version ?? "(channel)"} with config.yaml revision ${o.configRevision}: a change re-runs this step`] : []),
         `k3s_deadline=$(( $(date +%s) + ${timeout} ))`,
         'until k3s kubectl get node "$k3s_node" >/dev/null 2>&1; do',
         `  [ "$(date +%s)" -lt "$k3s_deadline" ] || hi_fail "node $k3s_node did not register within ${timeout}s; check k3s on $k3s_node and that it reaches this server over the overlay"`,
@@ -261,7 +263,63 @@ export function renderNodeReadyScript(o: { nodeName: string; labels: Readonly<Re
         "done",
         `k3s kubectl wait --for=condition=Ready "node/$k3s_node" --timeout=${timeout}s >/dev/null || hi_fail "node $k3s_node is registered but not Ready after ${timeout}s"`,
         ...(labels.length > 0 ? [`k3s kubectl label node "$k3s_node" --overwrite ${labels.join(" ")} >/dev/null`] : []),
+        ...(rolled
+            ? [
+                  ...(o.version !== undefined
+                      ? [
+                            `k3s_version="$(k3s kubectl get node "$k3s_node" -o jsonpath='{.status.nodeInfo.kubeletVersion}')"`,
+                            `[ "$k3s_version" = ${shellQuote(o.version)} ] || hi_fail "node $k3s_node is Ready but runs $k3s_version, not ${o.version}: the upgrade did not take; the roll stops here and $k3s_node stays cordoned (see journalctl on $k3s_node)"`,
+                        ]
+                      : []),
+                  `k3s kubectl annotate node "$k3s_node" --overwrite ${shellQuote(`${CONFIG_REVISION_ANNOTATION}=${o.configRevision}`)} >/dev/null`,
+                  'if [ "$(k3s kubectl get node "$k3s_node" -o jsonpath=\'{.spec.unschedulable}\')" = true ]; then k3s kubectl uncordon "$k3s_node" >/dev/null; hi_log "uncordoned $k3s_node"; HI_CHANGED=1; fi',
+              ]
+            : []),
         'hi_log "node $k3s_node is Ready"',
+    ].join("\n");
+}
+
+/** The Node annotation that holds the config.yaml revision k3s last started with on that node. */
+export const CONFIG_REVISION_ANNOTATION = "hybridinfra.dev/k3s-config-revision";
+
+/**
+ * The k3s-drain step, run on the first server before a node's install step: when that step is going to
+ * upgrade or restart k3s (the Node's kubelet version differs from the pinned one, or its recorded config.yaml
+ * revision differs from the new one), cordon and drain the node, honouring PodDisruptionBudgets; a drain that
+ * does not finish fails the step, so the roll stops with this node cordoned and nothing upgraded. A node not
+ * registered yet (first install), one with nothing to restart, and the only schedulable node are not drained.
+ * The version and revision are part of the script, so the step re-runs exactly when the install step does.
+ */
+export function renderNodeDrainScript(o: { nodeName: string; version?: string; configRevision: string; drainTimeoutSeconds?: number }): string {
+    const timeout = o.drainTimeoutSeconds ?? DEFAULT_DRAIN_TIMEOUT_SECONDS;
+    const kubectl = nodeRemovalKubectlArgs('"$k3s_node"', timeout);
+    return [
+        K3S_PATH,
+        `k3s_node=${shellQuote(o.nodeName)}`,
+        `k3s_want_version=${shellQuote(o.version ?? "")}`,
+        `k3s_want_revision=${shellQuote(o.configRevision)}`,
+        'if ! k3s kubectl get node "$k3s_node" >/dev/null 2>&1; then',
+        '  hi_log "node $k3s_node is not registered yet: nothing to drain"',
+        "  exit 0",
+        "fi",
+        `k3s_have_version="$(k3s kubectl get node "$k3s_node" -o jsonpath='{.status.nodeInfo.kubeletVersion}')"`,
+        `k3s_have_revision="$(k3s kubectl get node "$k3s_node" -o jsonpath='{.metadata.annotations.hybridinfra\\.dev/k3s-config-revision}')"`,
+        'k3s_why=""',
+        'if [ -n "$k3s_want_version" ] && [ "$k3s_have_version" != "$k3s_want_version" ]; then k3s_why="upgrade from $k3s_have_version to $k3s_want_version"',
+        'elif [ -n "$k3s_have_revision" ] && [ "$k3s_have_revision" != "$k3s_want_revision" ]; then k3s_why="config.yaml changed (revision $k3s_have_revision to $k3s_want_revision)"',
+        "fi",
+        'if [ -z "$k3s_why" ]; then',
+        '  hi_log "node $k3s_node: nothing to upgrade or restart, not draining"',
+        "  exit 0",
+        "fi",
+        `k3s_others="$(k3s kubectl get nodes --no-headers | awk -v n="$k3s_node" '$1 != n && $2 == "Ready" { c++ } END { print c + 0 }')"`,
+        'if [ "$k3s_others" -eq 0 ]; then',
+        '  hi_log "node $k3s_node ($k3s_why): no other schedulable Ready node to move its pods to, not draining"',
+        "  exit 0",
+        "fi",
+        'hi_log "cordoning and draining $k3s_node before its k3s restart ($k3s_why)"',
+        `k3s kubectl ${kubectl.drain.join(" ")} || hi_fail "drain of $k3s_node did not finish within ${timeout}s: a PodDisruptionBudget blocks an eviction (kubectl get pdb -A) or a pod does not stop; the roll stops here: $k3s_node stays cordoned and nothing was upgraded; fix that, then run pulumi up again (or kubectl uncordon $k3s_node to give up)"`,
+        "HI_CHANGED=1",
     ].join("\n");
 }
 

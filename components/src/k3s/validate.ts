@@ -350,6 +350,13 @@ export function validateK3sCluster(args: K3sClusterArgs): void {
             "use 0 for the token the cluster was created with, and raise it by one to rotate the token",
         );
     }
+    if (args.agentsPerBatch !== undefined && !(Number.isInteger(args.agentsPerBatch) && args.agentsPerBatch >= 1 && args.agentsPerBatch <= 100)) {
+        throw new HybridInfraConfigError(
+            "k3s.agentsPerBatch",
+            `must be a whole number from 1 to 100, got ${showValue(args.agentsPerBatch)}`,
+            "use how many agents of one location may be drained and restarted at once (1, the default, keeps every other agent of a site serving)",
+        );
+    }
     validateCidr(args.clusterCidr, "k3s.clusterCidr", "10.42.0.0/16");
     validateCidr(args.serviceCidr, "k3s.serviceCidr", "10.43.0.0/16");
     if (args.kubeconfigEndpoint !== undefined && !isHostAddress(args.kubeconfigEndpoint)) {

@@ -172,6 +172,7 @@ hi_done() {
 hi_detect
 PATH="/usr/local/bin:$PATH"
 k3s_node=lab-server-3
+# after k3s (channel) with config.yaml revision 7a53a9a91d1c68d0: a change re-runs this step
 k3s_deadline=$(( $(date +%s) + 600 ))
 until k3s kubectl get node "$k3s_node" >/dev/null 2>&1; do
   [ "$(date +%s)" -lt "$k3s_deadline" ] || hi_fail "node $k3s_node did not register within 600s; check k3s on $k3s_node and that it reaches this server over the overlay"
@@ -179,5 +180,7 @@ until k3s kubectl get node "$k3s_node" >/dev/null 2>&1; do
 done
 k3s kubectl wait --for=condition=Ready "node/$k3s_node" --timeout=600s >/dev/null || hi_fail "node $k3s_node is registered but not Ready after 600s"
 k3s kubectl label node "$k3s_node" --overwrite topology.kubernetes.io/region=homelab >/dev/null
+k3s kubectl annotate node "$k3s_node" --overwrite hybridinfra.dev/k3s-config-revision=7a53a9a91d1c68d0 >/dev/null
+if [ "$(k3s kubectl get node "$k3s_node" -o jsonpath='{.spec.unschedulable}')" = true ]; then k3s kubectl uncordon "$k3s_node" >/dev/null; hi_log "uncordoned $k3s_node"; HI_CHANGED=1; fi
 hi_log "node $k3s_node is Ready"
 hi_done

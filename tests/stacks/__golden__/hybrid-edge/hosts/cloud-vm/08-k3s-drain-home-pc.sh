@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# hybridinfra step cloud1/k3s-node-home1
-HI_HOST=cloud1
-HI_STEP=k3s-node-home1
+# hybridinfra step cloud-vm/k3s-drain-home-pc
+HI_HOST=cloud-vm
+HI_STEP=k3s-drain-home-pc
 # --- hybridinfra prelude: shared by every host step (managed by HybridInfra) ---
 set -euo pipefail
 umask 077
@@ -171,13 +171,29 @@ hi_done() {
 # --- end of prelude ---
 hi_detect
 PATH="/usr/local/bin:$PATH"
-k3s_node=home1
-k3s_deadline=$(( $(date +%s) + 600 ))
-until k3s kubectl get node "$k3s_node" >/dev/null 2>&1; do
-  [ "$(date +%s)" -lt "$k3s_deadline" ] || hi_fail "node $k3s_node did not register within 600s; check k3s on $k3s_node and that it reaches this server over the overlay"
-  sleep 5
-done
-k3s kubectl wait --for=condition=Ready "node/$k3s_node" --timeout=600s >/dev/null || hi_fail "node $k3s_node is registered but not Ready after 600s"
-k3s kubectl label node "$k3s_node" --overwrite topology.kubernetes.io/region=home >/dev/null
-hi_log "node $k3s_node is Ready"
+k3s_node=home-pc
+k3s_want_version=''
+k3s_want_revision=186f482cdb9931be
+if ! k3s kubectl get node "$k3s_node" >/dev/null 2>&1; then
+  hi_log "node $k3s_node is not registered yet: nothing to drain"
+  exit 0
+fi
+k3s_have_version="$(k3s kubectl get node "$k3s_node" -o jsonpath='{.status.nodeInfo.kubeletVersion}')"
+k3s_have_revision="$(k3s kubectl get node "$k3s_node" -o jsonpath='{.metadata.annotations.hybridinfra\.dev/k3s-config-revision}')"
+k3s_why=""
+if [ -n "$k3s_want_version" ] && [ "$k3s_have_version" != "$k3s_want_version" ]; then k3s_why="upgrade from $k3s_have_version to $k3s_want_version"
+elif [ -n "$k3s_have_revision" ] && [ "$k3s_have_revision" != "$k3s_want_revision" ]; then k3s_why="config.yaml changed (revision $k3s_have_revision to $k3s_want_revision)"
+fi
+if [ -z "$k3s_why" ]; then
+  hi_log "node $k3s_node: nothing to upgrade or restart, not draining"
+  exit 0
+fi
+k3s_others="$(k3s kubectl get nodes --no-headers | awk -v n="$k3s_node" '$1 != n && $2 == "Ready" { c++ } END { print c + 0 }')"
+if [ "$k3s_others" -eq 0 ]; then
+  hi_log "node $k3s_node ($k3s_why): no other schedulable Ready node to move its pods to, not draining"
+  exit 0
+fi
+hi_log "cordoning and draining $k3s_node before its k3s restart ($k3s_why)"
+k3s kubectl drain "$k3s_node" --ignore-daemonsets --delete-emptydir-data --timeout=300s || hi_fail "drain of $k3s_node did not finish within 300s: a PodDisruptionBudget blocks an eviction (kubectl get pdb -A) or a pod does not stop; the roll stops here: $k3s_node stays cordoned and nothing was upgraded; fix that, then run pulumi up again (or kubectl uncordon $k3s_node to give up)"
+HI_CHANGED=1
 hi_done

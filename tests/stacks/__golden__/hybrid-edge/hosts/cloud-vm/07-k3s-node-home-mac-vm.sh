@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# hybridinfra step lab-server-1/k3s-node-office-nas
-HI_HOST=lab-server-1
-HI_STEP=k3s-node-office-nas
+# hybridinfra step cloud-vm/k3s-node-home-mac-vm
+HI_HOST=cloud-vm
+HI_STEP=k3s-node-home-mac-vm
 # --- hybridinfra prelude: shared by every host step (managed by HybridInfra) ---
 set -euo pipefail
 umask 077
@@ -171,13 +171,16 @@ hi_done() {
 # --- end of prelude ---
 hi_detect
 PATH="/usr/local/bin:$PATH"
-k3s_node=office-nas
+k3s_node=home-mac-vm
+# after k3s (channel) with config.yaml revision ee3340d5cc3cd227: a change re-runs this step
 k3s_deadline=$(( $(date +%s) + 600 ))
 until k3s kubectl get node "$k3s_node" >/dev/null 2>&1; do
   [ "$(date +%s)" -lt "$k3s_deadline" ] || hi_fail "node $k3s_node did not register within 600s; check k3s on $k3s_node and that it reaches this server over the overlay"
   sleep 5
 done
 k3s kubectl wait --for=condition=Ready "node/$k3s_node" --timeout=600s >/dev/null || hi_fail "node $k3s_node is registered but not Ready after 600s"
-k3s kubectl label node "$k3s_node" --overwrite topology.kubernetes.io/region=office hybridinfra.dev/storage=nas >/dev/null
+k3s kubectl label node "$k3s_node" --overwrite topology.kubernetes.io/region=home hybridinfra.dev/machine=macos-multipass >/dev/null
+k3s kubectl annotate node "$k3s_node" --overwrite hybridinfra.dev/k3s-config-revision=ee3340d5cc3cd227 >/dev/null
+if [ "$(k3s kubectl get node "$k3s_node" -o jsonpath='{.spec.unschedulable}')" = true ]; then k3s kubectl uncordon "$k3s_node" >/dev/null; hi_log "uncordoned $k3s_node"; HI_CHANGED=1; fi
 hi_log "node $k3s_node is Ready"
 hi_done
