@@ -55,6 +55,7 @@ export class WireGuardMesh extends pulumi.ComponentResource {
         }
         const pskOf = (a: string, b: string): pulumi.Output<string> | undefined => psks.get(a < b ? `${a}/${b}` : `${b}/${a}`);
 
+        const addressOf = new Map(plan.nodes.map((n) => [n.name, n.address]));
         const nodes: WireGuardMeshInternals["nodes"] = {};
         for (const n of plan.nodes) {
             const host = hostsByName.get(n.name)!;
@@ -67,6 +68,7 @@ export class WireGuardMesh extends pulumi.ComponentResource {
                     allowedIps: [...p.allowedIps],
                     ...(p.persistentKeepalive !== undefined ? { persistentKeepalive: p.persistentKeepalive } : {}),
                     ...(psk !== undefined ? { presharedKey: psk } : {}),
+                    ...(addressOf.has(p.name) ? { address: addressOf.get(p.name)! } : {}),
                 };
             });
             const node = new WireGuardNode(

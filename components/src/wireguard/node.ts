@@ -42,6 +42,12 @@ export interface WireGuardPeerArgs {
      * @default none
      */
     readonly presharedKey?: pulumi.Input<string>;
+    /**
+     * The peer's own overlay address, e.g. `10.100.0.1`. When set on a peer with an `endpoint`, the node's
+     * watchdog pings it and starts a new handshake when the peer stopped answering (it restarted).
+     * @default none: the peer is not probed
+     */
+    readonly address?: string;
 }
 
 /** One host's WireGuard interface: explicit values, usable without a `WireGuardMesh`. */
@@ -161,6 +167,9 @@ export function validateWireGuardNode(args: WireGuardNodeArgs, path = "node"): v
         if (p.persistentKeepalive !== undefined && (!Number.isInteger(p.persistentKeepalive) || p.persistentKeepalive < 1 || p.persistentKeepalive > 65535)) {
             throw new HybridInfraConfigError(`${at}.persistentKeepalive`, `must be an integer from 1 to 65535, got ${showValue(p.persistentKeepalive)}`, "use 25");
         }
+        if (p.address !== undefined && parseIpv4(p.address) === undefined) {
+            throw new HybridInfraConfigError(`${at}.address`, `must be an IPv4 address, got ${showValue(p.address)}`, "use the peer's overlay address, e.g. \"10.100.0.1\"");
+        }
     });
     (args.lan ?? []).forEach((l, j) => checkCidr(`${path}.lan[${j}]`, l, "192.168.50.0/24"));
 }
@@ -229,6 +238,7 @@ export class WireGuardNode extends pulumi.ComponentResource {
                     allowedIps: p.allowedIps,
                     ...(p.persistentKeepalive !== undefined ? { persistentKeepalive: p.persistentKeepalive } : {}),
                     presharedKey: p.presharedKey !== undefined,
+                    ...(p.address !== undefined ? { address: p.address } : {}),
                 })),
             }),
         );

@@ -15,6 +15,8 @@ export interface WgPeerSpec {
     readonly persistentKeepalive?: number;
     /** The config carries a `PresharedKey` placeholder, filled on the host from the `presharedKeySecret(name)` secret. */
     readonly presharedKey: boolean;
+    /** The peer's own overlay address: the watchdog pings it to find a stale session (see `renderWatchdogScript`). */
+    readonly address?: string;
 }
 
 /** Everything one host's WireGuard files and scripts are rendered from. Plain values only. */
@@ -103,7 +105,8 @@ export function interfaceSpecFromPlan(plan: OverlayPlan, host: string, publicKey
         peers: node.peers.map((p) => {
             const publicKey = publicKeys[p.name];
             if (publicKey === undefined) throw new Error(`no public key for peer ${p.name} of ${host}`);
-            return { ...p, publicKey };
+            const address = plan.nodes.find((n) => n.name === p.name)?.address;
+            return { ...p, publicKey, ...(address !== undefined ? { address } : {}) };
         }),
     };
 }
@@ -385,6 +388,202 @@ for f in ${shellQuote(paths.timer)} ${shellQuote(paths.service)} ${shellQuote(pa
 done`;
 }
 
+/** The slowest watchdog interval (s): a dead interface comes back within it. */
+export const WATCHDOG_MAX_INTERVAL_SECONDS = 20;
+
+/** Paths of the watchdog script and its units for an interface. */
+export function watchdogPaths(interfaceName: string): { script: string; service: string; timer: string; openrc: string; log: string; unit: string } {
+    const unit = `hybridinfra-wg-watchdog-${interfaceName}`;
+    return {
+        script: `/usr/local/sbin/${unit}`,
+        service: `/etc/systemd/system/${unit}.service`,
+        timer: `/etc/systemd/system/${unit}.timer`,
+        openrc: `/etc/init.d/${unit}`,
+        log: `/var/log/${unit}.log`,
+        unit,
+    };
+}
+
+/** Peers the watchdog probes: those this host dials (they have an endpoint) whose overlay address is known. */
+export function watchdogPeers(spec: Pick<WgInterfaceSpec, "peers">): WgPeerSpec[] {
+    return spec.peers.filter((p) => p.endpoint !== undefined && p.address !== undefined);
+}
+
+/**
+ * How often the watchdog runs: the smallest keepalive of the peers (25 s when none has one), at most 20 s and
+ * at least 2 s. A peer that restarted is found at the next run: one interval, two 1 s pings and a handshake
+ * later the link is back, within keepalive + 5 s.
+ */
+export function watchdogIntervalSeconds(spec: Pick<WgInterfaceSpec, "peers">): number {
+    const keepalives = spec.peers.flatMap((p) => (p.persistentKeepalive !== undefined ? [p.persistentKeepalive] : []));
+    const k = Math.min(25, ...keepalives);
+    return Math.max(2, Math.min(WATCHDOG_MAX_INTERVAL_SECONDS, k));
+}
+
+/**
+ * The watchdog script (run every `watchdogIntervalSeconds` by a systemd timer or an OpenRC service, or in a
+ * loop with `--every <seconds>`). Idempotent; it prints one `repaired:` line per repair:
+ * - the interface is gone (wireguard-go died, the interface was deleted) while its config is there: it brings
+ *   it up with `wg-quick up`;
+ * - a peer this host dials does not answer two pings at its overlay address although a handshake had
+ *   completed: its session is stale (the peer, e.g. a hub, restarted and forgot it, and drops our keepalives;
+ *   WireGuard itself would wait for its 120 s rekey). It removes the peer and adds it again with the same
+ *   settings (`wg showconf`), and pings, which starts a new handshake at once. With no handshake yet it does
+ *   nothing: WireGuard is handshaking already.
+ */
+export function renderWatchdogScript(interfaceName: string, peers: readonly WgPeerSpec[]): string {
+    const list = peers.map((p) => `${p.name} ${p.publicKey} ${p.address}`).join("\n");
+    return `#!/usr/bin/env bash
+# managed by hybridinfra: do not edit, changes are overwritten
+# Watchdog of WireGuard ${interfaceName}: brings it up when it is gone, and starts a new handshake with a peer
+# it dials when that peer stopped answering (it restarted and lost the session). Prints what it repaired.
+# Usage: $0 (one run), or $0 --every SECONDS (runs forever, as the OpenRC service does).
+set -u
+if [ "\${1:-}" = --every ]; then
+  while :; do "$0"; sleep "$2"; done
+fi
+IF=${shellQuote(interfaceName)}
+CONF=${shellQuote(configPath(interfaceName))}
+say() { printf 'hybridinfra-wg-watchdog %s: %s\\n' "$IF" "$*"; }
+answers() { ping -c 1 -W 1 "$1" >/dev/null 2>&1 || ping -c 1 -W 1 "$1" >/dev/null 2>&1; }
+if ! ip link show dev "$IF" >/dev/null 2>&1; then
+  [ -f "$CONF" ] || exit 0
+  if out="$(wg-quick up "$IF" 2>&1)"; then
+    say "repaired: $IF was gone (its WireGuard process died or the interface was deleted); brought it up with wg-quick up"
+  else
+    say "could not bring $IF up: $out" >&2
+    exit 1
+  fi
+fi
+handshakes="$(wg show "$IF" latest-handshakes 2>/dev/null)" || exit 0
+while read -r name key address; do
+  [ -n "$key" ] || continue
+  last="$(printf '%s\\n' "$handshakes" | awk -v k="$key" '$1 == k { print $2 }')"
+  # A peer missing from the interface is the config step's business.
+  [ -n "$last" ] || continue
+  answers "$address" && continue
+  # No handshake yet: WireGuard is handshaking already (the ping started it).
+  [ "$last" != 0 ] || continue
+  section="$(wg showconf "$IF" | awk -v k="$key" '
+    /^\\[/ { if (keep) exit; peer = ($0 == "[Peer]"); buf = $0 "\\n"; next }
+    peer { buf = buf $0 "\\n"; if ($0 == "PublicKey = " k) keep = 1 }
+    END { if (keep) printf "%s", buf }')"
+  [ -n "$section" ] || continue
+  age=$(($(date +%s) - last))
+  wg set "$IF" peer "$key" remove
+  if ! wg addconf "$IF" <(printf '%s\\n' "$section"); then
+    say "could not add peer $name back to $IF: run the wg-config step again" >&2
+    exit 1
+  fi
+  if answers "$address"; then
+    say "repaired: peer $name ($address) stopped answering $age s after the last handshake (it restarted?); re-added it: a new handshake completed, it answers"
+  else
+    say "peer $name ($address) stopped answering $age s after the last handshake; re-added it: WireGuard is handshaking (the peer may be down)"
+  fi
+done <<'HI_PEERS'
+${list}
+HI_PEERS
+exit 0
+`;
+}
+
+function watchdogServiceUnit(interfaceName: string, script: string): string {
+    return `# managed by hybridinfra: do not edit, changes are overwritten
+[Unit]
+Description=Watchdog of WireGuard ${interfaceName}: brings it up, re-handshakes with peers that lost the session
+After=wg-quick@${interfaceName}.service
+
+[Service]
+Type=oneshot
+ExecStart=${script}
+`;
+}
+
+function watchdogTimerUnit(interfaceName: string, every: number): string {
+    return `# managed by hybridinfra: do not edit, changes are overwritten
+[Unit]
+Description=Watchdog of WireGuard ${interfaceName} every ${every} s
+
+[Timer]
+OnBootSec=${every}
+OnUnitActiveSec=${every}
+AccuracySec=1s
+
+[Install]
+WantedBy=timers.target
+`;
+}
+
+function watchdogOpenrcService(interfaceName: string, every: number): string {
+    const paths = watchdogPaths(interfaceName);
+    return `#!/sbin/openrc-run
+# managed by hybridinfra: do not edit, changes are overwritten
+description="Watchdog of WireGuard ${interfaceName} every ${every} s"
+supervisor=supervise-daemon
+command=${paths.script}
+command_args="--every ${every}"
+output_log=${paths.log}
+error_log=${paths.log}
+depend() {
+  need net
+  after wg-quick.${interfaceName}
+}
+`;
+}
+
+/** The config step's watchdog part: the script, and a systemd timer or an OpenRC service that runs it. */
+function renderWatchdogBlock(spec: WgInterfaceSpec): string {
+    const paths = watchdogPaths(spec.interfaceName);
+    const peers = watchdogPeers(spec);
+    const every = watchdogIntervalSeconds(spec);
+    const timer = shellQuote(`${paths.unit}.timer`);
+    return `# Watchdog every ${every} s: ${spec.interfaceName} back up when it dies${peers.length > 0 ? `; a new handshake when ${peers.map((p) => p.name).join(", ")} lost the session` : ""}.
+${writeFileSnippet(paths.script, renderWatchdogScript(spec.interfaceName, peers), "0755", "root:root", "")}
+case "$HI_INIT" in
+  systemd)
+${writeFileSnippet(paths.service, watchdogServiceUnit(spec.interfaceName, paths.script), "0644", "root:root", "")}
+${writeFileSnippet(paths.timer, watchdogTimerUnit(spec.interfaceName, every), "0644", "root:root", "")}
+    systemctl daemon-reload
+    if ! systemctl is-enabled --quiet ${timer} 2>/dev/null || ! systemctl is-active --quiet ${timer} 2>/dev/null; then
+      systemctl enable --now ${timer} >/dev/null 2>&1
+      HI_CHANGED=1
+      hi_log "enabled ${paths.unit}.timer: the watchdog runs every ${every} s"
+    fi ;;
+  openrc)
+    wd_before="$(cksum <${shellQuote(paths.openrc)} 2>/dev/null || true)"
+${writeFileSnippet(paths.openrc, watchdogOpenrcService(spec.interfaceName, every), "0755", "root:root", "")}
+    if [ "$(cksum <${shellQuote(paths.openrc)})" != "$wd_before" ] && rc-service ${shellQuote(paths.unit)} status >/dev/null 2>&1; then
+      rc-service ${shellQuote(paths.unit)} restart >/dev/null
+      hi_log "restarted ${paths.unit}: its interval changed"
+    fi
+    hi_service_enable ${shellQuote(paths.unit)} ;;
+  *)
+    hi_warn "no init system: run '${paths.script} --every ${every}' in the background so ${spec.interfaceName} heals itself" ;;
+esac`;
+}
+
+/** Removes the watchdog script and units (the interface is deleted). */
+function renderWatchdogRemoval(interfaceName: string): string {
+    const paths = watchdogPaths(interfaceName);
+    return `case "$HI_INIT" in
+  systemd)
+    if systemctl is-enabled --quiet ${shellQuote(`${paths.unit}.timer`)} 2>/dev/null; then
+      systemctl disable --now ${shellQuote(`${paths.unit}.timer`)} >/dev/null 2>&1 || true
+      HI_CHANGED=1
+      hi_log "disabled ${paths.unit}.timer"
+    fi ;;
+  openrc)
+    if [ -e ${shellQuote(paths.openrc)} ]; then
+      hi_service_disable ${shellQuote(paths.unit)}
+      HI_CHANGED=1
+      hi_log "stopped ${paths.unit}"
+    fi ;;
+esac
+for f in ${shellQuote(paths.timer)} ${shellQuote(paths.service)} ${shellQuote(paths.openrc)} ${shellQuote(paths.script)}; do
+  [ ! -e "$f" ] || hi_remove_managed_file "$f"
+done`;
+}
+
 export function sysctlPath(interfaceName: string): string {
     return `/etc/sysctl.d/99-hybridinfra-${interfaceName}.conf`;
 }
@@ -572,6 +771,7 @@ ${renderFirewallBlock(spec)}
 ${chainBlock("filter", "FORWARD", "WG_CHAIN_FWD", spec.forward ? forwardRules : [])}
 ${chainBlock("nat", "POSTROUTING", "WG_CHAIN_NAT", spec.forward ? natRules : [])}
 ${renderReresolveBlock(spec)}
+${renderWatchdogBlock(spec)}
 `;
 }
 
@@ -584,6 +784,8 @@ ${renderReresolveBlock(spec)}
  */
 export function renderConfigDeleteBody(spec: Pick<WgInterfaceSpec, "interfaceName">): string {
     return `${commonVars(spec.interfaceName, true)}${firewallFunctions()}
+# The watchdog goes first: it would bring the interface up again.
+${renderWatchdogRemoval(spec.interfaceName)}
 if ip link show dev "$WG_IF" >/dev/null 2>&1; then
   case "$HI_INIT" in
     systemd) systemctl stop "wg-quick@$WG_IF" >/dev/null 2>&1 || true ;;

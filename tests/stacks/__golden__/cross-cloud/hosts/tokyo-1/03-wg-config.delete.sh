@@ -361,6 +361,24 @@ hi_ufw_remove() {
 }
 # --- end of firewall functions ---
 
+# The watchdog goes first: it would bring the interface up again.
+case "$HI_INIT" in
+  systemd)
+    if systemctl is-enabled --quiet hybridinfra-wg-watchdog-wg0.timer 2>/dev/null; then
+      systemctl disable --now hybridinfra-wg-watchdog-wg0.timer >/dev/null 2>&1 || true
+      HI_CHANGED=1
+      hi_log "disabled hybridinfra-wg-watchdog-wg0.timer"
+    fi ;;
+  openrc)
+    if [ -e /etc/init.d/hybridinfra-wg-watchdog-wg0 ]; then
+      hi_service_disable hybridinfra-wg-watchdog-wg0
+      HI_CHANGED=1
+      hi_log "stopped hybridinfra-wg-watchdog-wg0"
+    fi ;;
+esac
+for f in /etc/systemd/system/hybridinfra-wg-watchdog-wg0.timer /etc/systemd/system/hybridinfra-wg-watchdog-wg0.service /etc/init.d/hybridinfra-wg-watchdog-wg0 /usr/local/sbin/hybridinfra-wg-watchdog-wg0; do
+  [ ! -e "$f" ] || hi_remove_managed_file "$f"
+done
 if ip link show dev "$WG_IF" >/dev/null 2>&1; then
   case "$HI_INIT" in
     systemd) systemctl stop "wg-quick@$WG_IF" >/dev/null 2>&1 || true ;;

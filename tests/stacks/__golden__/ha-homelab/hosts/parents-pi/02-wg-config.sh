@@ -524,4 +524,113 @@ fi
 for f in /etc/systemd/system/hybridinfra-wg-reresolve-wg0.timer /etc/systemd/system/hybridinfra-wg-reresolve-wg0.service /etc/periodic/15min/hybridinfra-wg-reresolve-wg0 /usr/local/sbin/hybridinfra-wg-reresolve-wg0; do
   [ ! -e "$f" ] || hi_remove_managed_file "$f"
 done
+# Watchdog every 20 s: wg0 back up when it dies; a new handshake when hub-vm lost the session.
+hi_write_file /usr/local/sbin/hybridinfra-wg-watchdog-wg0 0755 root:root '' <<'HI_FILE_EOF'
+#!/usr/bin/env bash
+# managed by hybridinfra: do not edit, changes are overwritten
+# Watchdog of WireGuard wg0: brings it up when it is gone, and starts a new handshake with a peer
+# it dials when that peer stopped answering (it restarted and lost the session). Prints what it repaired.
+# Usage: $0 (one run), or $0 --every SECONDS (runs forever, as the OpenRC service does).
+set -u
+if [ "${1:-}" = --every ]; then
+  while :; do "$0"; sleep "$2"; done
+fi
+IF=wg0
+CONF=/etc/wireguard/wg0.conf
+say() { printf 'hybridinfra-wg-watchdog %s: %s\n' "$IF" "$*"; }
+answers() { ping -c 1 -W 1 "$1" >/dev/null 2>&1 || ping -c 1 -W 1 "$1" >/dev/null 2>&1; }
+if ! ip link show dev "$IF" >/dev/null 2>&1; then
+  [ -f "$CONF" ] || exit 0
+  if out="$(wg-quick up "$IF" 2>&1)"; then
+    say "repaired: $IF was gone (its WireGuard process died or the interface was deleted); brought it up with wg-quick up"
+  else
+    say "could not bring $IF up: $out" >&2
+    exit 1
+  fi
+fi
+handshakes="$(wg show "$IF" latest-handshakes 2>/dev/null)" || exit 0
+while read -r name key address; do
+  [ -n "$key" ] || continue
+  last="$(printf '%s\n' "$handshakes" | awk -v k="$key" '$1 == k { print $2 }')"
+  # A peer missing from the interface is the config step's business.
+  [ -n "$last" ] || continue
+  answers "$address" && continue
+  # No handshake yet: WireGuard is handshaking already (the ping started it).
+  [ "$last" != 0 ] || continue
+  section="$(wg showconf "$IF" | awk -v k="$key" '
+    /^\[/ { if (keep) exit; peer = ($0 == "[Peer]"); buf = $0 "\n"; next }
+    peer { buf = buf $0 "\n"; if ($0 == "PublicKey = " k) keep = 1 }
+    END { if (keep) printf "%s", buf }')"
+  [ -n "$section" ] || continue
+  age=$(($(date +%s) - last))
+  wg set "$IF" peer "$key" remove
+  if ! wg addconf "$IF" <(printf '%s\n' "$section"); then
+    say "could not add peer $name back to $IF: run the wg-config step again" >&2
+    exit 1
+  fi
+  if answers "$address"; then
+    say "repaired: peer $name ($address) stopped answering $age s after the last handshake (it restarted?); re-added it: a new handshake completed, it answers"
+  else
+    say "peer $name ($address) stopped answering $age s after the last handshake; re-added it: WireGuard is handshaking (the peer may be down)"
+  fi
+done <<'HI_PEERS'
+hub-vm RzyLzRrK0DiaRfa2/PKCGm3iZpWZLr2o0+zQjSlfwAI= 10.100.0.9
+HI_PEERS
+exit 0
+HI_FILE_EOF
+case "$HI_INIT" in
+  systemd)
+hi_write_file /etc/systemd/system/hybridinfra-wg-watchdog-wg0.service 0644 root:root '' <<'HI_FILE_EOF'
+# managed by hybridinfra: do not edit, changes are overwritten
+[Unit]
+Description=Watchdog of WireGuard wg0: brings it up, re-handshakes with peers that lost the session
+After=wg-quick@wg0.service
+
+[Service]
+Type=oneshot
+ExecStart=/usr/local/sbin/hybridinfra-wg-watchdog-wg0
+HI_FILE_EOF
+hi_write_file /etc/systemd/system/hybridinfra-wg-watchdog-wg0.timer 0644 root:root '' <<'HI_FILE_EOF'
+# managed by hybridinfra: do not edit, changes are overwritten
+[Unit]
+Description=Watchdog of WireGuard wg0 every 20 s
+
+[Timer]
+OnBootSec=20
+OnUnitActiveSec=20
+AccuracySec=1s
+
+[Install]
+WantedBy=timers.target
+HI_FILE_EOF
+    systemctl daemon-reload
+    if ! systemctl is-enabled --quiet hybridinfra-wg-watchdog-wg0.timer 2>/dev/null || ! systemctl is-active --quiet hybridinfra-wg-watchdog-wg0.timer 2>/dev/null; then
+      systemctl enable --now hybridinfra-wg-watchdog-wg0.timer >/dev/null 2>&1
+      HI_CHANGED=1
+      hi_log "enabled hybridinfra-wg-watchdog-wg0.timer: the watchdog runs every 20 s"
+    fi ;;
+  openrc)
+    wd_before="$(cksum </etc/init.d/hybridinfra-wg-watchdog-wg0 2>/dev/null || true)"
+hi_write_file /etc/init.d/hybridinfra-wg-watchdog-wg0 0755 root:root '' <<'HI_FILE_EOF'
+#!/sbin/openrc-run
+# managed by hybridinfra: do not edit, changes are overwritten
+description="Watchdog of WireGuard wg0 every 20 s"
+supervisor=supervise-daemon
+command=/usr/local/sbin/hybridinfra-wg-watchdog-wg0
+command_args="--every 20"
+output_log=/var/log/hybridinfra-wg-watchdog-wg0.log
+error_log=/var/log/hybridinfra-wg-watchdog-wg0.log
+depend() {
+  need net
+  after wg-quick.wg0
+}
+HI_FILE_EOF
+    if [ "$(cksum </etc/init.d/hybridinfra-wg-watchdog-wg0)" != "$wd_before" ] && rc-service hybridinfra-wg-watchdog-wg0 status >/dev/null 2>&1; then
+      rc-service hybridinfra-wg-watchdog-wg0 restart >/dev/null
+      hi_log "restarted hybridinfra-wg-watchdog-wg0: its interval changed"
+    fi
+    hi_service_enable hybridinfra-wg-watchdog-wg0 ;;
+  *)
+    hi_warn "no init system: run '/usr/local/sbin/hybridinfra-wg-watchdog-wg0 --every 20' in the background so wg0 heals itself" ;;
+esac
 hi_done
