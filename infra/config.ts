@@ -176,6 +176,8 @@ export const ClusterConfigSchema = z.strictObject({
     k3s: K3s.optional(),
     ingress: Ingress.optional(),
     apps: z.array(App).optional(),
+    /** Raise by one to run every host step again (a host drifted while the config did not change). */
+    reconverge: z.number().int().min(0).optional(),
 });
 
 export type ClusterConfig = z.infer<typeof ClusterConfigSchema>;
@@ -244,6 +246,7 @@ const FIXES: Record<string, string> = {
     keepalive: KEEPALIVE_FIX,
     tokenRotation: "use a whole number from 0 (the token the cluster was created with) up; raise it by one to rotate the cluster token",
     agentsPerBatch: "use how many agents of one location may be drained and restarted at once, from 1 (the default) to 100",
+    reconverge: "use a whole number from 0 up; raise it by one to run every host step again",
     allowDowngrade: "use true to accept a k3s.version older than the one the last `pulumi up` installed, or false (the default)",
     "backup.retention": "use the number of backups to keep, a whole number from 1 to 1000 (default 5)",
     "backup.dir": "use an absolute directory path, e.g. /srv/k3s-backups (default /var/lib/rancher/k3s/server/db/snapshots)",

@@ -9,12 +9,12 @@ import { ExposedApp, ExposedAppArgs, Exposure, PrivateCa, TlsMode, privateCaInte
 import { CloudflareTunnel } from "../cloudflare";
 import { PublicIngressForward, PublicIngressForwardArgs } from "../ingress";
 import { CertManager, TraefikDashboard } from "../addons";
-import { throwAll } from "../util/errors";
+import { HybridInfraConfigError, showValue, throwAll } from "../util/errors";
 import { ClusterPlan, planCluster, sshOf } from "./plan";
 import { clusterReachProblems, kubeconfigEndpointProblems } from "./reach";
 import { clusterConsistencyProblems } from "./consistency";
 import { removalProblems } from "./removal";
-import { connectionFor, remoteStep, SshHostArgs } from "../host";
+import { connectionFor, reconvergeTransformation, remoteStep, SshHostArgs } from "../host";
 import { renderNodeRemoveScript } from "../k3s/scripts";
 import { HostRole, HybridClusterArgs, IngressMode, OverlayKind } from "./types";
 
@@ -188,7 +188,12 @@ export class HybridCluster extends pulumi.ComponentResource {
     constructor(name: string, args: HybridClusterArgs, opts?: pulumi.ComponentResourceOptions) {
         // Everything is validated before the first registration, so a bad spec registers nothing.
         const c = composeCluster(args);
-        super("hybridinfra:index:HybridCluster", name, {}, opts);
+        if (args.reconverge !== undefined && (!Number.isInteger(args.reconverge) || args.reconverge < 0)) {
+            throw new HybridInfraConfigError("reconverge", `must be a whole number from 0 up, got ${showValue(args.reconverge)}`, "raise it by one to run every host step again");
+        }
+        // reconverge: every host step under the cluster carries the generation, so raising it re-runs them all.
+        const transformations = [...(opts?.transformations ?? []), ...(args.reconverge !== undefined ? [reconvergeTransformation(args.reconverge)] : [])];
+        super("hybridinfra:index:HybridCluster", name, {}, { ...opts, transformations });
 
         // Leaving hosts are drained first, while the overlay still reaches them; every overlay step (and so
         // everything after it) waits for that, and Pulumi deletes their own steps last (see removal.ts).

@@ -169,4 +169,11 @@ export interface HybridClusterArgs {
     readonly datastoreEndpoint?: pulumi.Input<string>;
     /** Cloudflare API token (cloudflare-tunnel ingress). Secret. */
     readonly cloudflareApiToken?: pulumi.Input<string>;
+    /**
+     * Re-converge generation: raise it by one to run every host step again on the next `pulumi up` (each as an
+     * in-place update, never a replace), when a host drifted while the config did not change. The steps are
+     * idempotent and print what they repaired (`changed <file>`, `brought up wg0`, `added route ...`).
+     * @default none (steps run only when their config changes)
+     */
+    readonly reconverge?: number;
 }

@@ -59,3 +59,33 @@ export function remoteStep(name: string, args: RemoteStepArgs, opts: pulumi.Cust
         },
     );
 }
+
+/** The line a reconverge generation adds to every host step's command, after its `# hybridinfra:` header. */
+export function reconvergeLine(generation: number): string {
+    return `# reconverge: ${generation}`;
+}
+
+function withReconvergeLine(text: string, generation: number): string {
+    const nl = text.indexOf("\n");
+    return nl < 0 ? `${text}\n${reconvergeLine(generation)}` : `${text.slice(0, nl + 1)}${reconvergeLine(generation)}\n${text.slice(nl + 1)}`;
+}
+
+/**
+ * A transformation (for a component's `transformations`, inherited by every resource under it) that puts
+ * `# reconverge: <generation>` into the create and update text of every host step. Raising the generation
+ * changes every step's text, so the next `pulumi up` updates every host step in place: each idempotent
+ * script runs again, repairs what drifted on the host and prints it (`changed <file>`, `brought up wg0`, ...).
+ * Never a replace: `triggers` would run the old step's delete (taking the overlay down). Without a generation
+ * nothing is added, so configs that never set it render as before.
+ */
+export function reconvergeTransformation(generation: number | undefined): pulumi.ResourceTransformation {
+    return (a) => {
+        if (generation === undefined || a.type !== "command:remote:Command") return undefined;
+        const mark = (v: pulumi.Input<string> | undefined): pulumi.Input<string> | undefined =>
+            v === undefined ? undefined : typeof v === "string" ? withReconvergeLine(v, generation) : pulumi.output(v).apply((t) => withReconvergeLine(t, generation));
+        const create = mark(a.props.create);
+        // remoteStep passes one value for both: keep them one (a change to either is an update).
+        const update = a.props.update === a.props.create ? create : mark(a.props.update);
+        return { props: { ...a.props, create, update }, opts: a.opts };
+    };
+}
