@@ -7,6 +7,7 @@ import * as assert from "node:assert/strict";
 import * as pulumi from "@pulumi/pulumi";
 import { composeCluster, HybridCluster, HybridClusterArgs, HostRole, removalProblems, vanishedHostProblems } from "../../components/src/cluster";
 import { preferredAddress } from "../../components/src/wireguard";
+import { Datastore } from "../../components/src/k3s";
 import { record } from "../harness/mocks";
 import { TEST_KEY } from "../harness/fixtures";
 import { RENDER_OUTPUTS } from "../../tools/render-lib";
@@ -58,6 +59,21 @@ describe("node removal in a safe order (issue 17 §1)", () => {
         assert.equal(during.home1, undefined);
     });
 
+    it("retiring the first server of an etcd cluster (replaced in the same run, keeping 3): another member listed first drains it and takes over joins", async () => {
+        const etcd = (order: string[], leave: string[] = []): HybridClusterArgs => ({
+            sshPrivateKey: pulumi.secret(TEST_KEY),
+            k3s: { datastore: Datastore.Etcd },
+            hosts: [
+                { name: "hub", ssh: { host: "203.0.113.9" }, location: "cloud", publicEndpoint: "203.0.113.9", roles: [HostRole.Hub] },
+                ...order.map((n, i) => ({ name: n, ssh: { host: `203.0.113.${10 + i}` }, location: "tokyo", publicEndpoint: `203.0.113.${10 + i}`, roles: [HostRole.Server], ...(leave.includes(n) ? { remove: true } : {}) })),
+            ],
+        });
+        const rec = await record(() => new HybridCluster("c", etcd(["tokyo-2", "tokyo-3", "tokyo-1", "tokyo-4"], ["tokyo-1"])), { outputs: RENDER_OUTPUTS });
+        assert.match(rec.byName("c-node-removal-tokyo-1").inputs.create, /^# hybridinfra: tokyo-2\/node-removal-tokyo-1$/m, "the new first server drains the old one");
+        assert.match(rec.byName("c-k3s-tokyo-3-k3s-config").inputs.create, /server: "https:\/\/10\.100\.0\.\d+:6443"/, "joins go through the new first server");
+        assert.ok(rec.byName("c-k3s-tokyo-2-k3s-config").inputs.create.includes("cluster-init: true"), "cluster-init on a member with data is a no-op in k3s");
+    });
+
     it("the first server, a hub and a jump host cannot leave this way, all reported at once", () => {
         const hosts = [
             { name: "cloud", roles: ["hub", "server"], ssh: {}, remove: true },
@@ -67,7 +83,7 @@ describe("node removal in a safe order (issue 17 §1)", () => {
         assert.deepEqual(
             removalProblems(hosts).map((e) => e.message),
             [
-                'hosts[0].remove: is true on "cloud", the first server: it holds the datastore (sqlite) or started it (etcd), every node joins through it and the node removal runs on it. Fix: keep it; to retire this machine, first make the cluster outlive it (an etcd cluster of three servers, with another server listed first once k3s.datastore allows it), or move the workloads to a new stack',
+                'hosts[0].remove: is true on "cloud", the first server: it holds the datastore (sqlite) or started it (etcd), every node joins through it and the node removal runs on it. Fix: with k3s.datastore etcd, list first another server that is already a member (it takes over joins and the kubeconfig), then this one can leave; with sqlite the data lives only here: move the workloads to a new stack',
                 'hosts[0].remove: is true on "cloud", a WireGuard hub: every other host reaches the overlay through it. Fix: give another host with a publicEndpoint the role "hub" in the same run, and remove "hub" from "cloud"\'s roles',
                 'hosts[1].remove: is true on "home1", the SSH jump host of hosts[2] ("home2"). Fix: give hosts[2].ssh another jumpHost first, or remove "home2" in the same run',
             ],

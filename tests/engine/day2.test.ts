@@ -63,6 +63,7 @@ describe("real engine: k3s changes that need more than a restart are refused in 
             version: "v1.36.1+k3s1",
             datastore: "sqlite",
             firstServer: "cloud-vm",
+            servers: ["cloud-vm"],
             clusterCidr: "10.42.0.0/16",
             serviceCidr: "10.43.0.0/16",
             flannelBackend: "vxlan",

@@ -40,6 +40,7 @@ describe("the recorded k3s settings", () => {
             version: "v1.36.1+k3s1",
             datastore: "sqlite",
             firstServer: "tokyo-1",
+            servers: ["tokyo-1"],
             clusterCidr: "10.42.0.0/16",
             serviceCidr: "10.43.0.0/16",
             flannelBackend: "vxlan",
@@ -91,11 +92,16 @@ describe("changes k3s does not support in place", () => {
         assert.equal(messages({ ...etcd, datastore: "external", firstServer: undefined }, etcd).length, 1);
     });
 
-    it("the server that started the cluster (sqlite's data, etcd's cluster-init) stays first", () => {
+    it("the server that started the cluster (sqlite's data, etcd's cluster-init) stays first, unless an etcd member takes over", () => {
         const etcd = recordK3sSettings({ nodes: servers("tokyo-1", "tokyo-2", "tokyo-3") });
-        assert.deepEqual(messages(etcd, recordK3sSettings({ nodes: servers("tokyo-2", "tokyo-1", "tokyo-3") })), [
-            'hosts: make "tokyo-2" the first server, but "tokyo-1" started the embedded etcd cluster (cluster-init); the new first server would start a second, empty cluster. Fix: keep "tokyo-1" as the first host with role "server" in hosts (add new servers after it), or create a new cluster (a new stack) with it and move the workloads',
+        // Issue 17 §1: with etcd every server holds the data, so a member may become the first server (to retire tokyo-1).
+        assert.deepEqual(messages(etcd, recordK3sSettings({ nodes: servers("tokyo-2", "tokyo-1", "tokyo-3") })), []);
+        assert.deepEqual(messages(etcd, recordK3sSettings({ nodes: servers("tokyo-2", "tokyo-3") })), [], "tokyo-1 leaving (remove: true) with tokyo-2 first");
+        assert.deepEqual(messages(etcd, recordK3sSettings({ nodes: servers("tokyo-4", "tokyo-1", "tokyo-2") })), [
+            'hosts: make "tokyo-4" the first server, but "tokyo-1" started the embedded etcd cluster (cluster-init); the new first server would start a second, empty cluster. Fix: keep "tokyo-1" first, or list first a server that is already a member of this etcd cluster ("tokyo-1", "tokyo-2", "tokyo-3"): add the new server after the others, run pulumi up, then move it',
         ]);
+        const { servers: _unrecorded, ...older } = etcd;
+        assert.deepEqual(messages(older, recordK3sSettings({ nodes: servers("tokyo-2", "tokyo-1", "tokyo-3") })).length, 1, "a record without the server list (older stacks) keeps refusing");
         assert.deepEqual(messages(created, { ...created, firstServer: "home-nas" }), [
             'hosts: make "home-nas" the first server, but "tokyo-1" holds the cluster\'s sqlite datastore; the new first server would start a second, empty cluster. Fix: keep "tokyo-1" as the first host with role "server" in hosts (add new servers after it), or create a new cluster (a new stack) with it and move the workloads',
         ]);

@@ -41,7 +41,7 @@ export function removalProblems(hosts: readonly RemovalHost[]): HybridInfraConfi
                 new HybridInfraConfigError(
                     at,
                     `is true on ${showValue(h.name)}, the first server: it holds the datastore (sqlite) or started it (etcd), every node joins through it and the node removal runs on it`,
-                    "keep it; to retire this machine, first make the cluster outlive it (an etcd cluster of three servers, with another server listed first once k3s.datastore allows it), or move the workloads to a new stack",
+                    "with k3s.datastore etcd, list first another server that is already a member (it takes over joins and the kubeconfig), then this one can leave; with sqlite the data lives only here: move the workloads to a new stack",
                 ),
             );
         }

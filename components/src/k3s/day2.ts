@@ -27,6 +27,11 @@ export interface K3sRecordedSettings {
      * Absent with an external datastore, where no server is special.
      */
     readonly firstServer?: string;
+    /**
+     * Every server, first server first. With etcd, another server that was already a member may become the
+     * first one (to retire the old first server): it holds the same data.
+     */
+    readonly servers?: readonly string[];
     readonly clusterCidr: string;
     readonly serviceCidr: string;
     readonly flannelBackend: string;
@@ -48,6 +53,7 @@ export function recordK3sSettings(args: Omit<K3sClusterArgs, "nodes" | "interfac
         ...(args.version !== undefined ? { version: args.version } : {}),
         datastore,
         ...(datastore !== Datastore.External && servers.length > 0 ? { firstServer: servers[0].name } : {}),
+        servers: servers.map((n) => n.name),
         clusterCidr: args.clusterCidr ?? DEFAULT_CLUSTER_CIDR,
         serviceCidr: args.serviceCidr ?? DEFAULT_SERVICE_CIDR,
         flannelBackend: FLANNEL_BACKEND,
@@ -108,13 +114,19 @@ export function k3sChangeProblems(previous: unknown, next: K3sRecordedSettings, 
             );
         }
     }
-    if (typeof prev.firstServer === "string" && next.firstServer !== undefined && prev.firstServer !== next.firstServer) {
+    // With embedded etcd every server holds the data: a server that was already a member may take over as the
+    // first one (its cluster-init is a no-op on a member with data; joins then go through it).
+    const etcdMemberTakesOver =
+        prev.datastore === Datastore.Etcd && next.datastore === Datastore.Etcd && Array.isArray(prev.servers) && next.firstServer !== undefined && prev.servers.includes(next.firstServer);
+    if (typeof prev.firstServer === "string" && next.firstServer !== undefined && prev.firstServer !== next.firstServer && !etcdMemberTakesOver) {
         const role = prev.datastore === Datastore.Sqlite ? "holds the cluster's sqlite datastore" : "started the embedded etcd cluster (cluster-init)";
         problems.push(
             new HybridInfraConfigError(
                 "hosts",
                 `make ${showValue(next.firstServer)} the first server, but ${showValue(prev.firstServer)} ${role}; the new first server would start a second, empty cluster`,
-                `keep ${showValue(prev.firstServer)} as the first host with role "server" in hosts (add new servers after it), ${NEW_CLUSTER}`,
+                prev.datastore === Datastore.Etcd
+                    ? `keep ${showValue(prev.firstServer)} first, or list first a server that is already a member of this etcd cluster (${Array.isArray(prev.servers) ? prev.servers.map((x) => showValue(x)).join(", ") : "one recorded by a previous pulumi up"}): add the new server after the others, run pulumi up, then move it`
+                    : `keep ${showValue(prev.firstServer)} as the first host with role "server" in hosts (add new servers after it), ${NEW_CLUSTER}`,
             ),
         );
     }
