@@ -71,6 +71,8 @@ const Overlay = z.strictObject({
     mtu: z.number().int().min(MIN_MTU).max(MAX_MTU).optional(),
     loginServer: z.string().min(1).optional(),
     acceptRoutes: z.boolean().optional(),
+    /** Operator peers (WireGuard): a client config each, exported as the secret output operatorConfigs. */
+    operators: z.array(z.strictObject({ name: z.string().regex(label) })).optional(),
 });
 
 const K3s = z.strictObject({

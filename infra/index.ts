@@ -8,6 +8,8 @@
 //   failoverBoundSeconds  worst-case seconds before pods of a dark node are rescheduled (the profile's bound)
 //   certificateExpiry     per app with TLS: the certificate's expiry (private-ca renews only on a pulumi up within
 //                         30 days of it), or who renews it (cert-manager, the owner of an existing Secret)
+//   operatorConfigs       per operator peer (overlay.operators): its wg-quick config, holding its private key
+//                         (secret): `pulumi stack output operatorConfigs --show-secrets | jq -r .laptop > wg-laptop.conf`
 //   k3sSettings           the k3s settings this run deployed, compared by the next run (creation-only settings,
 //                         version, secrets encryption)
 import { main } from "./program";

@@ -111,6 +111,8 @@ export interface ProgramOutputs {
     appUrls: pulumi.Output<Record<string, string[]>>;
     failoverBoundSeconds: pulumi.Output<number>;
     certificateExpiry: pulumi.Output<Record<string, string>>;
+    /** The wg-quick config of each operator peer (overlay.operators), by name. Secret. */
+    operatorConfigs: pulumi.Output<Record<string, string>>;
     /** What the next run compares with (`K3S_SETTINGS_OUTPUT`): see `main`. */
     k3sSettings: pulumi.Output<K3sRecordedSettings>;
     /** The hosts in the cluster after this run (`CLUSTER_HOSTS_OUTPUT`): the next run refuses one gone without `remove: true`. */
@@ -143,6 +145,7 @@ function composeProgram(args: HybridClusterArgs, settings: K3sRecordedSettings, 
             appUrls: cluster.appUrls,
             failoverBoundSeconds: cluster.failoverBoundSeconds,
             certificateExpiry: cluster.certificateExpiry,
+            operatorConfigs: cluster.operatorConfigs,
             k3sSettings: pulumi.output(settings),
             clusterHosts: pulumi.output(hosts),
         },

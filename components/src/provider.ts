@@ -38,11 +38,13 @@ export const SECRET_PROPERTIES: readonly string[] = [
     "HybridCluster.inputs.datastoreEndpoint",
     "HybridCluster.inputs.cloudflareApiToken",
     "HybridCluster.outputs.kubeconfig",
+    "HybridCluster.outputs.operatorConfigs",
     "ClusterSshArgs.privateKey",
     "ClusterAppArgs.secretEnv",
     // overlays
     "WireGuardNode.inputs.privateKey",
     "WireGuardPeerArgs.presharedKey",
+    "WireGuardMesh.outputs.operatorConfigs",
     "TailscaleOverlay.inputs.authKey",
     // k3s
     "K3sCluster.inputs.datastoreEndpoint",

@@ -84,6 +84,7 @@ export function composeCluster(spec: HybridClusterArgs): ClusterComposition {
             ...(overlay.keepalive !== undefined ? { keepalive: overlay.keepalive } : {}),
             ...(overlay.presharedKeys !== undefined ? { presharedKeys: overlay.presharedKeys } : {}),
             ...(overlay.mtu !== undefined ? { mtu: overlay.mtu } : {}),
+            ...(overlay.operators !== undefined ? { operators: overlay.operators } : {}),
             ...(args.k3s?.clusterCidr !== undefined ? { podCidr: args.k3s.clusterCidr } : {}),
             ...(args.k3s?.serviceCidr !== undefined ? { serviceCidr: args.k3s.serviceCidr } : {}),
         };
@@ -184,6 +185,12 @@ export class HybridCluster extends pulumi.ComponentResource {
      * (`renewed in the cluster by cert-manager`, `existing Secret: renewed by its owner`).
      */
     public readonly certificateExpiry: pulumi.Output<Record<string, string>>;
+    /**
+     * The wg-quick config of each operator peer (`overlay.operators`), by name: a WireGuard client of the
+     * overlay for the machine that runs Pulumi or a laptop, holding its private key. Secret; empty without
+     * operators.
+     */
+    public readonly operatorConfigs: pulumi.Output<Record<string, string>>;
 
     constructor(name: string, args: HybridClusterArgs, opts?: pulumi.ComponentResourceOptions) {
         // Everything is validated before the first registration, so a bad spec registers nothing.
@@ -283,6 +290,7 @@ export class HybridCluster extends pulumi.ComponentResource {
             new CertManager(`${name}-cert-manager`, { ...(args.ingress.acmeEmail !== undefined ? { acmeEmail: args.ingress.acmeEmail } : {}), ...(args.ingress.acmeServer !== undefined ? { acmeServer: args.ingress.acmeServer } : {}) }, k8sOpts);
         }
 
+        this.operatorConfigs = c.wireguard !== undefined ? (overlay as WireGuardMesh).operatorConfigs : pulumi.secret(pulumi.output({} as Record<string, string>));
         this.kubeconfig = pulumi.secret(k3s.kubeconfig);
         this.apiEndpoint = k3s.apiEndpoint;
         this.failoverBoundSeconds = k3s.failoverBoundSeconds;
@@ -311,6 +319,7 @@ export class HybridCluster extends pulumi.ComponentResource {
             appUrls: this.appUrls,
             failoverBoundSeconds: this.failoverBoundSeconds,
             certificateExpiry: this.certificateExpiry,
+            operatorConfigs: this.operatorConfigs,
         });
     }
 }

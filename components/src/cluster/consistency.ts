@@ -12,7 +12,7 @@
 import { HybridInfraConfigError, showValue } from "../util/errors";
 import { cidrContains, formatIpv4, Ipv4Cidr, parseCidr, parseIpv4, prefixMask, usableHostCount } from "../util/cidr";
 import { OVERLAY_DEFAULTS } from "../wireguard/model";
-import { parseEndpoint } from "../wireguard/validate";
+import { operatorNameProblems, parseEndpoint } from "../wireguard/validate";
 import { planOverlayAddresses } from "../wireguard/plan";
 import { DATASTORE_ENDPOINT_FIX, datastoreEndpointProblem } from "../k3s/validate";
 
@@ -43,6 +43,7 @@ export interface ConsistencySpec {
         readonly mtu?: number;
         readonly loginServer?: string;
         readonly acceptRoutes?: boolean;
+        readonly operators?: readonly { readonly name: string }[];
     };
     readonly k3s?: { readonly datastore?: string; readonly disable?: readonly string[]; readonly clusterCidr?: string; readonly serviceCidr?: string };
     readonly ingress?: {
@@ -73,6 +74,7 @@ const WIREGUARD_OVERLAY_KEYS = {
     keepalive: "tailscaled keeps NAT mappings open itself",
     presharedKeys: "Tailscale manages its own keys",
     mtu: "HybridInfra does not set the tailscale0 MTU",
+    operators: "a machine joins a tailnet with Tailscale's own client (`tailscale up`), not with a WireGuard config from the stack",
 } as const;
 /** WireGuard-only host keys, with why Tailscale ignores each. */
 const WIREGUARD_HOST_KEYS = {
@@ -413,6 +415,8 @@ export function clusterConsistencyProblems(spec: ConsistencySpec): HybridInfraCo
     const overlayCidr = parseCidr(spec.overlay?.cidr ?? OVERLAY_DEFAULTS.cidr);
     const overlay = kind === WIREGUARD && overlayCidr !== undefined && !overlayCidr.hostBitsSet ? overlayCidr : undefined;
     const out = [...overlayKindProblems(spec, kind), ...ingressProblems(spec, kind), ...appNameProblems(spec)];
+    // Operator names that clash with a host's or another operator's (WireGuard: under Tailscale the key itself is the problem).
+    if (kind === WIREGUARD && Array.isArray(spec.overlay?.operators)) out.push(...operatorNameProblems(spec.hosts, spec.overlay.operators));
     if (overlay !== undefined) out.push(...pinProblems(spec, overlay));
     out.push(...addressProblems(spec, kind, overlay));
     if (spec.k3s?.datastore === "external" && typeof spec.datastoreEndpoint === "string") {

@@ -5,3 +5,4 @@ export * from "./plan";
 export * from "./render";
 export * from "./node";
 export * from "./mesh";
+export * from "./operator";

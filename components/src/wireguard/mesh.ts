@@ -5,6 +5,7 @@ import { getInternals, setInternals } from "../util/internals";
 import { wireguardPublicKey } from "./keys";
 import { WireGuardMeshArgs } from "./model";
 import { WireGuardNode, wireGuardNodeInternals, WireGuardPeerArgs } from "./node";
+import { operatorConfigSpec, renderOperatorConfig } from "./operator";
 import { OverlayPlan, planOverlay } from "./plan";
 
 /** What composition needs from a mesh: the plan and, per host, its node and steps. */
@@ -33,6 +34,11 @@ export class WireGuardMesh extends pulumi.ComponentResource {
     public readonly publicKeys: pulumi.Output<Record<string, string>>;
     /** The interface name on every host (k3s's flannel interface). */
     public readonly interfaceName: pulumi.Output<string>;
+    /**
+     * The wg-quick config of each operator peer (`operators`), by operator name: `[Interface]` with its address
+     * and private key, a `[Peer]` per host it dials. Secret.
+     */
+    public readonly operatorConfigs: pulumi.Output<Record<string, string>>;
 
     constructor(name: string, args: WireGuardMeshArgs, opts?: pulumi.ComponentResourceOptions) {
         super("hybridinfra:index:WireGuardMesh", name, {}, opts);
@@ -46,9 +52,16 @@ export class WireGuardMesh extends pulumi.ComponentResource {
             privateKeys[n.name] = pulumi.secret(key.base64);
             publicKeys[n.name] = pulumi.unsecret(privateKeys[n.name].apply(wireguardPublicKey));
         }
+        for (const o of plan.operators) {
+            // `-operator-key`: no host's key (`-wg-key`) can have this name.
+            const key = new random.RandomBytes(`${name}-${o.name}-operator-key`, { length: 32 }, { parent: this });
+            privateKeys[o.name] = pulumi.secret(key.base64);
+            publicKeys[o.name] = pulumi.unsecret(privateKeys[o.name].apply(wireguardPublicKey));
+        }
         const psks = new Map<string, pulumi.Output<string>>();
         if (plan.presharedKeys) {
-            for (const [a, b] of plan.pairs) {
+            const operatorPairs = plan.operators.flatMap((o) => o.peers.map((p): [string, string] => (o.name < p.name ? [o.name, p.name] : [p.name, o.name])));
+            for (const [a, b] of [...plan.pairs, ...operatorPairs]) {
                 const psk = new random.RandomBytes(`${name}-psk-${a}-${b}`, { length: 32 }, { parent: this });
                 psks.set(`${a}/${b}`, pulumi.secret(psk.base64));
             }
@@ -95,11 +108,29 @@ export class WireGuardMesh extends pulumi.ComponentResource {
             nodes[n.name] = { node, installStep: steps.installStep, configStep: steps.configStep, address: n.address };
         }
 
+        this.operatorConfigs = pulumi.secret(
+            pulumi.all(
+                Object.fromEntries(
+                    plan.operators.map((o) => [
+                        o.name,
+                        pulumi
+                            .all([
+                                privateKeys[o.name],
+                                pulumi.all(Object.fromEntries(o.peers.map((p) => [p.name, publicKeys[p.name]]))),
+                                pulumi.all(Object.fromEntries(o.peers.flatMap((p) => (p.presharedKey ? [[p.name, pskOf(o.name, p.name)!]] : [])))),
+                            ])
+                            .apply(([privateKey, peerKeys, presharedKeys]) =>
+                                renderOperatorConfig(operatorConfigSpec(plan, o.name, { privateKey, publicKeys: peerKeys as Record<string, string>, presharedKeys: presharedKeys as Record<string, string> })),
+                            ),
+                    ]),
+                ),
+            ),
+        );
         this.addresses = pulumi.output(Object.fromEntries(plan.nodes.map((n) => [n.name, n.address])));
-        this.publicKeys = pulumi.all(publicKeys);
+        this.publicKeys = pulumi.all(Object.fromEntries(plan.nodes.map((n) => [n.name, publicKeys[n.name]])));
         this.interfaceName = pulumi.output(plan.interfaceName);
         setInternals<WireGuardMeshInternals>(this, { plan, nodes });
-        this.registerOutputs({ addresses: this.addresses, publicKeys: this.publicKeys, interfaceName: this.interfaceName });
+        this.registerOutputs({ addresses: this.addresses, publicKeys: this.publicKeys, interfaceName: this.interfaceName, operatorConfigs: this.operatorConfigs });
     }
 }
 

@@ -58,6 +58,19 @@ export interface WireGuardHostArgs extends SshHostArgs {
     readonly gateway?: boolean;
 }
 
+/**
+ * An operator peer: a machine outside the cluster (the one that runs Pulumi, a laptop) that joins the overlay
+ * as a WireGuard client, the way wg-easy or Tailscale add a client. It gets an overlay address (planned after
+ * every host, so it never moves one), a key pair and a wg-quick config, exported as a secret output
+ * (`operatorConfigs`). It is taken to be behind NAT: it dials the hub(s) (`hub`), every host with a public
+ * endpoint (`mesh`; hosts behind NAT through the relay) or every location's gateway (`locations`), with
+ * `PersistentKeepalive`; no host dials it.
+ */
+export interface WireGuardOperatorArgs {
+    /** Unique lowercase name (a DNS label), distinct from every host name: its key in `operatorConfigs`. */
+    readonly name: string;
+}
+
 /** Overlay-wide WireGuard settings, shared by `WireGuardMeshArgs` and the cluster spec. */
 export interface WireGuardSettingsArgs {
     /**
@@ -96,6 +109,12 @@ export interface WireGuardSettingsArgs {
      * @default 1420
      */
     readonly mtu?: number;
+    /**
+     * Operator peers: machines outside the cluster that get a WireGuard client config for the overlay (see
+     * `WireGuardOperatorArgs`), e.g. to reach the Kubernetes API at an overlay address.
+     * @default none
+     */
+    readonly operators?: WireGuardOperatorArgs[];
 }
 
 /** The overlay: the hosts and how they form one network. */

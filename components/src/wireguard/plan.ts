@@ -1,6 +1,6 @@
 import * as crypto from "node:crypto";
 import { cidr as parseCidrStrict, formatIpv4, Ipv4Cidr, parseIpv4, usableHostCount } from "../util/cidr";
-import { OVERLAY_DEFAULTS, Topology, WireGuardHostArgs, WireGuardMeshArgs } from "./model";
+import { OVERLAY_DEFAULTS, Topology, WireGuardHostArgs, WireGuardMeshArgs, WireGuardOperatorArgs } from "./model";
 import { locationGateways, parseEndpoint, validateOverlay } from "./validate";
 
 /** One `[Peer]` section of a node's config, before keys are known. */
@@ -42,6 +42,17 @@ export interface PlannedNode {
     readonly peers: readonly PlannedPeer[];
 }
 
+/** What one operator peer gets (see `WireGuardOperatorArgs`): its address and the `[Peer]`s of its client config. */
+export interface PlannedOperator {
+    readonly name: string;
+    /** Overlay address (no prefix), planned after every host's. */
+    readonly address: string;
+    /** The overlay's MTU. */
+    readonly mtu: number;
+    /** The hosts it dials, each with an endpoint and `PersistentKeepalive`. */
+    readonly peers: readonly PlannedPeer[];
+}
+
 /** The whole overlay, decided from validated arguments. Pure data. */
 export interface OverlayPlan {
     readonly topology: Topology;
@@ -56,10 +67,15 @@ export interface OverlayPlan {
     readonly podCidr: string;
     /** The k3s service CIDR, canonical: every host's firewall accepts traffic from it. */
     readonly serviceCidr: string;
-    /** Nodes in the order of the hosts. */
+    /** Nodes in the order of the hosts. Hosts that an operator dials list it as a peer after every host. */
     readonly nodes: readonly PlannedNode[];
-    /** Host pairs that peer directly, each sorted by name, in a stable order (preshared keys). */
+    /**
+     * Host pairs that peer directly, each sorted by name, in a stable order (preshared keys). Operators are not
+     * in it: their pairs are their `peers`.
+     */
     readonly pairs: readonly (readonly [string, string])[];
+    /** Operator peers, in the order given. */
+    readonly operators: readonly PlannedOperator[];
 }
 
 function hashOffset(name: string, usable: number): number {
@@ -114,6 +130,26 @@ export function planOverlayAddresses(hosts: readonly Pick<WireGuardHostArgs, "na
     return out;
 }
 
+/**
+ * A member of the overlay as the peer planner sees it: a host, or an operator, which is behind NAT and alone in
+ * a location of its own (so every advertised LAN is routed to it, and in the `locations` topology it is the
+ * gateway of that location).
+ */
+type Member = Pick<WireGuardHostArgs, "name" | "location" | "endpoint" | "hub" | "lan" | "address" | "gateway"> & { readonly operator?: boolean };
+
+/** The planner's member for an operator: its location name cannot be a host's (those are DNS labels). */
+function operatorMember(o: WireGuardOperatorArgs): Member {
+    return { name: o.name, location: `operator:${o.name}`, address: "", operator: true };
+}
+
+/** The names to plan addresses for: every host, then every operator (so an operator never moves a host). */
+export function overlayAddressEntries(args: Pick<WireGuardMeshArgs, "hosts" | "operators">): Pick<WireGuardHostArgs, "name" | "overlayAddress">[] {
+    return [
+        ...args.hosts.map((h) => ({ name: h.name, ...(h.overlayAddress !== undefined ? { overlayAddress: h.overlayAddress } : {}) })),
+        ...(args.operators ?? []).map((o) => ({ name: o.name })),
+    ];
+}
+
 interface Resolved {
     readonly args: WireGuardMeshArgs;
     readonly topology: Topology;
@@ -130,13 +166,14 @@ function endpointOf(text: string, listenPort: number): string {
 }
 
 /** LANs of `target` that `viewer` routes through the overlay: none when both are in one location. */
-function lansFor(target: WireGuardHostArgs, viewer: WireGuardHostArgs): string[] {
+function lansFor(target: Member, viewer: Member): string[] {
     return target.location === viewer.location ? [] : (target.lan ?? []).map((l) => parseCidrStrict(l).text);
 }
 
 /**
- * The `[Peer]` sections of every host, by host name, for the topology. Expects validated arguments and
- * the addresses from `planOverlayAddresses`.
+ * The `[Peer]` sections of every host and operator, by name, for the topology. Expects validated arguments
+ * and the addresses from `planOverlayAddresses` (of `overlayAddressEntries`). A host's peers that are operators
+ * come after all its host peers, so adding an operator appends to the configs it touches.
  */
 export function planPeers(args: WireGuardMeshArgs, addresses: Record<string, string>): Record<string, PlannedPeer[]> {
     const r: Resolved = {
@@ -147,21 +184,23 @@ export function planPeers(args: WireGuardMeshArgs, addresses: Record<string, str
         keepalive: args.keepalive ?? OVERLAY_DEFAULTS.keepalive,
         addresses,
     };
-    const hosts = args.hosts;
+    const hosts: readonly Member[] = args.hosts;
+    // Operators after the hosts: behind NAT, each alone in its own location.
+    const members: readonly Member[] = [...hosts, ...(args.operators ?? []).map(operatorMember)];
     const psk = args.presharedKeys ?? OVERLAY_DEFAULTS.presharedKeys;
     // Hosts behind NAT keep their mapping open; a keepalive the user set explicitly applies to every peer of
     // every host (seed 001 sets 20 on all nodes, public ones included).
     const everyPeer = args.keepalive !== undefined;
-    const ka = (viewer: WireGuardHostArgs): { persistentKeepalive?: number } =>
+    const ka = (viewer: Member): { persistentKeepalive?: number } =>
         everyPeer || viewer.endpoint === undefined ? { persistentKeepalive: r.keepalive } : {};
-    const direct = (viewer: WireGuardHostArgs, target: WireGuardHostArgs, allowedIps: string[], endpoint?: string): PlannedPeer => ({
+    const direct = (viewer: Member, target: Member, allowedIps: string[], endpoint?: string): PlannedPeer => ({
         name: target.name,
         ...(endpoint !== undefined ? { endpoint } : target.endpoint !== undefined ? { endpoint: endpointOf(target.endpoint, r.listenPort) } : {}),
         allowedIps,
         ...ka(viewer),
         presharedKey: psk,
     });
-    const self = (h: WireGuardHostArgs): string => `${addresses[h.name]}/32`;
+    const self = (h: Member): string => `${addresses[h.name]}/32`;
     // Few hosts route LANs: scanning only those keeps the per-host LAN lists linear in the fleet size.
     const lanHosts = hosts.filter((h) => (h.lan ?? []).length > 0);
     const out: Record<string, PlannedPeer[]> = {};
@@ -170,11 +209,12 @@ export function planPeers(args: WireGuardMeshArgs, addresses: Record<string, str
         case Topology.Hub: {
             const hubs = hosts.filter((h) => h.hub === true);
             const primary = hubs[0];
-            for (const n of hosts) {
+            for (const n of members) {
                 if (n.hub === true) {
-                    out[n.name] = hosts.filter((m) => m !== n).map((m) => direct(n, m, [self(m), ...lansFor(m, n)]));
+                    out[n.name] = members.filter((m) => m !== n).map((m) => direct(n, m, [self(m), ...lansFor(m, n)]));
                     continue;
                 }
+                // A spoke or an operator: the hubs only.
                 out[n.name] = hubs.map((hub) => {
                     if (hub !== primary) return direct(n, hub, [self(hub), ...lansFor(hub, n)]);
                     // The whole overlay goes to the primary hub, so a new spoke changes no other spoke.
@@ -186,10 +226,12 @@ export function planPeers(args: WireGuardMeshArgs, addresses: Record<string, str
         }
         case Topology.Mesh: {
             const relay = hosts.find((h) => h.hub === true);
-            for (const n of hosts) {
+            // Operators are behind NAT: they peer with every host with a public endpoint, and reach (and are
+            // reached by) the hosts behind NAT through the relay.
+            for (const n of members) {
                 const relayed: string[] = [];
-                const peers: { target: WireGuardHostArgs; allowed: string[] }[] = [];
-                for (const m of hosts) {
+                const peers: { target: Member; allowed: string[] }[] = [];
+                for (const m of members) {
                     if (m === n) continue;
                     if (n.endpoint !== undefined || m.endpoint !== undefined) peers.push({ target: m, allowed: [self(m), ...lansFor(m, n)] });
                     else relayed.push(self(m), ...lansFor(m, n));
@@ -199,12 +241,16 @@ export function planPeers(args: WireGuardMeshArgs, addresses: Record<string, str
             break;
         }
         case Topology.Locations: {
-            const gws = locationGateways(hosts);
-            const gwOf = (loc: string): WireGuardHostArgs => hosts[gws.get(loc)!];
-            for (const n of hosts) {
+            // An operator is the gateway of its own location: it peers with every location's gateway that has a
+            // public endpoint, never with another operator. A gateway behind NAT and an operator cannot dial each
+            // other: they meet through the anchor, the first gateway with a public endpoint (validation requires one).
+            const gws = locationGateways(members);
+            const gwOf = (loc: string): Member => members[gws.get(loc)!];
+            const anchor = [...gws.values()].map((gi) => members[gi]).find((g) => g.operator !== true && g.endpoint !== undefined);
+            for (const n of members) {
                 const gw = gwOf(n.location);
                 const peers: PlannedPeer[] = [];
-                for (const m of hosts) {
+                for (const m of members) {
                     if (m === n || m.location !== n.location) continue;
                     // Hosts of one location share a network: they meet at their SSH address unless public.
                     const endpoint = endpointOf(m.endpoint ?? m.address, r.listenPort);
@@ -215,14 +261,18 @@ export function planPeers(args: WireGuardMeshArgs, addresses: Record<string, str
                         peers.push(direct(n, m, [self(m)], endpoint));
                     }
                 }
+                const viaAnchor: string[] = [];
                 if (n === gw) {
                     for (const [loc, gi] of gws) {
-                        if (loc === n.location) continue;
-                        const members = hosts.filter((x) => x.location === loc);
-                        peers.push(direct(n, hosts[gi], [...members.map(self), ...members.flatMap((x) => lansFor(x, n))]));
+                        const g = members[gi];
+                        if (loc === n.location || (n.operator === true && g.operator === true)) continue;
+                        const site = members.filter((x) => x.location === loc);
+                        const allowed = [...site.map(self), ...site.flatMap((x) => lansFor(x, n))];
+                        if ((n.operator === true || g.operator === true) && n.endpoint === undefined && g.endpoint === undefined) viaAnchor.push(...allowed);
+                        else peers.push(direct(n, g, allowed));
                     }
                 }
-                out[n.name] = peers;
+                out[n.name] = viaAnchor.length === 0 ? peers : peers.map((p) => (p.name === anchor?.name ? { ...p, allowedIps: [...p.allowedIps, ...viaAnchor] } : p));
             }
             break;
         }
@@ -240,8 +290,9 @@ export function planOverlay(args: WireGuardMeshArgs): OverlayPlan {
     const topology = args.topology ?? OVERLAY_DEFAULTS.topology;
     const overlay = parseCidrStrict(args.cidr ?? OVERLAY_DEFAULTS.cidr);
     const listenPort = args.listenPort ?? OVERLAY_DEFAULTS.listenPort;
-    const addresses = planOverlayAddresses(args.hosts, overlay.text);
+    const addresses = planOverlayAddresses(overlayAddressEntries(args), overlay.text);
     const peers = planPeers(args, addresses);
+    const operatorNames = new Set((args.operators ?? []).map((o) => o.name));
     const gws = topology === Topology.Locations ? new Set(locationGateways(args.hosts).values()) : new Set<number>();
     const nodes: PlannedNode[] = args.hosts.map((h, i) => {
         const lan = (h.lan ?? []).map((l) => parseCidrStrict(l).text);
@@ -267,6 +318,7 @@ export function planOverlay(args: WireGuardMeshArgs): OverlayPlan {
     const pairs: [string, string][] = [];
     for (const n of nodes) {
         for (const p of n.peers) {
+            if (operatorNames.has(p.name)) continue;
             const pair: [string, string] = n.name < p.name ? [n.name, p.name] : [p.name, n.name];
             const key = pair.join("\u0000");
             if (!seen.has(key)) {
@@ -287,5 +339,6 @@ export function planOverlay(args: WireGuardMeshArgs): OverlayPlan {
         serviceCidr: parseCidrStrict(args.serviceCidr ?? OVERLAY_DEFAULTS.serviceCidr).text,
         nodes,
         pairs,
+        operators: (args.operators ?? []).map((o) => ({ name: o.name, address: addresses[o.name], mtu: args.mtu ?? OVERLAY_DEFAULTS.mtu, peers: peers[o.name] })),
     };
 }

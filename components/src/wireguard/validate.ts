@@ -112,11 +112,19 @@ export function validateOverlay(args: WireGuardMeshArgs): void {
     const pod = checkCidr("overlay.podCidr", args.podCidr ?? OVERLAY_DEFAULTS.podCidr, OVERLAY_DEFAULTS.podCidr);
     const svc = checkCidr("overlay.serviceCidr", args.serviceCidr ?? OVERLAY_DEFAULTS.serviceCidr, OVERLAY_DEFAULTS.serviceCidr);
 
-    if (usableHostCount(overlay) < hosts.length) {
+    const operators = args.operators ?? [];
+    if (!Array.isArray(operators)) {
+        throw new HybridInfraConfigError("overlay.operators", `must be a list, got ${showValue(operators)}`, 'write e.g. [{ name: "laptop" }]');
+    }
+    const first = operatorNameProblems(hosts, operators)[0];
+    if (first !== undefined) throw first;
+    const members = hosts.length + operators.length;
+    if (usableHostCount(overlay) < members) {
+        const ops = operators.length > 0 ? ` and ${operators.length} operator${operators.length === 1 ? "" : "s"}` : "";
         throw new HybridInfraConfigError(
             "overlay.cidr",
-            `${overlay.text} has room for ${usableHostCount(overlay)} hosts, got ${hosts.length} hosts`,
-            `use a larger block: a /${prefixFor(hosts.length)} or shorter prefix`,
+            `${overlay.text} has room for ${usableHostCount(overlay)} hosts, got ${hosts.length} hosts${ops}`,
+            `use a larger block: a /${prefixFor(members)} or shorter prefix`,
         );
     }
 
@@ -234,6 +242,99 @@ export function validateOverlay(args: WireGuardMeshArgs): void {
         }
     });
     validatePaths(args, topology);
+    validateOperatorPaths(args, topology);
+}
+
+const OPERATOR_NAME_RE = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
+
+/**
+ * Operator names: DNS labels, unique, and none a host's name (both share the overlay's address plan, the peer
+ * names in every wg0.conf and the keys of `operatorConfigs`). Every problem, each naming both keys. Pure;
+ * shared with the cluster's consistency checks.
+ */
+export function operatorNameProblems(hosts: readonly { readonly name: string }[], operators: readonly { readonly name: string }[]): HybridInfraConfigError[] {
+    const out: HybridInfraConfigError[] = [];
+    const hostAt = new Map<string, number>();
+    hosts.forEach((h, i) => {
+        if (!hostAt.has(h.name)) hostAt.set(h.name, i);
+    });
+    const opAt = new Map<string, number>();
+    operators.forEach((o, i) => {
+        const at = `overlay.operators[${i}].name`;
+        if (typeof o?.name !== "string" || !OPERATOR_NAME_RE.test(o.name)) {
+            out.push(new HybridInfraConfigError(at, `must be a lowercase name (letters, digits, '-'), got ${showValue(o?.name)}`, 'name the machine, e.g. "laptop"'));
+            return;
+        }
+        const host = hostAt.get(o.name);
+        if (host !== undefined) {
+            out.push(
+                new HybridInfraConfigError(
+                    at,
+                    `is ${JSON.stringify(o.name)}, the name of hosts[${host}] too: an operator and a host share the overlay's address plan and the peer names in every WireGuard config, so one would take the other's place`,
+                    `give the operator a name no host has, e.g. ${JSON.stringify(`${o.name}-op`)}`,
+                ),
+            );
+        }
+        const prev = opAt.get(o.name);
+        if (prev !== undefined) {
+            out.push(
+                new HybridInfraConfigError(
+                    at,
+                    `is ${JSON.stringify(o.name)}, the name of overlay.operators[${prev}] too: each operator gets its own key, address and config under its name`,
+                    `give overlay.operators[${i}] a name no other operator has`,
+                ),
+            );
+        } else {
+            opAt.set(o.name, i);
+        }
+    });
+    return out;
+}
+
+/**
+ * An operator is behind NAT and dials: it needs a hub (`hub`), a relay for the hosts behind NAT (`mesh`), or a
+ * location gateway with a public endpoint (`locations`; it also carries the traffic of gateways behind NAT).
+ */
+function validateOperatorPaths(args: WireGuardMeshArgs, topology: Topology): void {
+    const operators = args.operators ?? [];
+    if (operators.length === 0) return;
+    const hosts = args.hosts;
+    const op = JSON.stringify(operators[0].name);
+    switch (topology) {
+        case Topology.Hub: {
+            if (hosts.some((h) => h.hub === true)) return;
+            const candidates = hosts.filter((h) => h.endpoint !== undefined).map((h) => h.name);
+            throw new HybridInfraConfigError(
+                "overlay.operators[0]",
+                `operator ${op} dials the hub of topology "hub", but no host has hub: true`,
+                candidates.length > 0 ? `set hub: true on a host with a public endpoint (candidates: ${candidates.join(", ")})` : "give one host its public IP as endpoint and set hub: true on it",
+            );
+        }
+        case Topology.Mesh: {
+            if (hosts.some((h) => h.hub === true)) return;
+            const i = hosts.findIndex((h) => h.endpoint === undefined);
+            if (i < 0) return;
+            throw new HybridInfraConfigError(
+                "overlay.operators[0]",
+                `operator ${op} cannot reach host ${JSON.stringify(hosts[i].name)} (hosts[${i}]): an operator is behind NAT, so is that host (no endpoint), and no hub relays between them`,
+                `set hub: true on a host with a public endpoint (it relays), or give ${JSON.stringify(hosts[i].name)} an endpoint`,
+            );
+        }
+        case Topology.Locations: {
+            const gws = [...locationGateways(hosts).entries()];
+            if (gws.some(([, gi]) => hosts[gi].endpoint !== undefined)) return;
+            const [loc, gi] = gws[0];
+            throw new HybridInfraConfigError(
+                "overlay.operators[0]",
+                `operator ${op} dials the location gateways that have a public endpoint, but none has one (gateway ${JSON.stringify(hosts[gi].name)} of location ${JSON.stringify(loc)}, hosts[${gi}], is behind NAT)`,
+                `give a host a public endpoint and set gateway: true on it, or use overlay.topology hub or mesh`,
+            );
+        }
+        default: {
+            const never: never = topology;
+            throw new Error(`unknown topology ${String(never)}`);
+        }
+    }
 }
 
 /** Every host must reach every other one: checked per topology. */
@@ -307,9 +408,9 @@ function validatePaths(args: WireGuardMeshArgs, topology: Topology): void {
  * The gateway of each location (location → host index), in order of first appearance: the host marked
  * `gateway`, else its hub, else its first host with a public endpoint, else its first host.
  */
-export function locationGateways(hosts: readonly WireGuardHostArgs[]): Map<string, number> {
+export function locationGateways(hosts: readonly Pick<WireGuardHostArgs, "location" | "gateway" | "hub" | "endpoint">[]): Map<string, number> {
     const out = new Map<string, number>();
-    const rank = (h: WireGuardHostArgs): number => (h.gateway === true ? 0 : h.hub === true ? 1 : h.endpoint !== undefined ? 2 : 3);
+    const rank = (h: Pick<WireGuardHostArgs, "gateway" | "hub" | "endpoint">): number => (h.gateway === true ? 0 : h.hub === true ? 1 : h.endpoint !== undefined ? 2 : 3);
     hosts.forEach((h, i) => {
         const cur = out.get(h.location);
         if (cur === undefined || rank(h) < rank(hosts[cur])) out.set(h.location, i);
