@@ -45,16 +45,26 @@ export const MESH_NAME = "lab-wg";
 export interface LabStackRun {
     readonly recording: Recording;
     readonly plan: OverlayPlan;
+    /** The program's operatorConfigs output (with the harness's deterministic keys): a wg-quick config per operator. */
+    readonly operatorConfigs: pulumi.Output<Record<string, string>>;
 }
 
 /**
  * The lab stack's config with what only a running lab knows: the generated SSH key (the sshPrivateKey
  * secret) and each host's pinned host key. `includeHome3` appends home3 (the "add a host" change); `omit`
- * drops hosts (the "remove a host" change); `leave` marks hosts `remove: true` (the safe removal).
+ * drops hosts (the "remove a host" change); `leave` marks hosts `remove: true` (the safe removal); `operators`
+ * sets `overlay.operators` (operator peers, by name).
  */
-export function labStackConfig(includeHome3: boolean, omit: readonly string[] = [], state: LabState = readLabState(), leave: readonly string[] = []): Record<string, string> {
+export function labStackConfig(
+    includeHome3: boolean,
+    omit: readonly string[] = [],
+    state: LabState = readLabState(),
+    leave: readonly string[] = [],
+    operators: readonly string[] = [],
+): Record<string, string> {
     const loaded = loadStack("lab");
-    const cluster = JSON.parse(loaded.config["hybrid-infra:cluster"]) as { hosts: { name: string; ssh: Record<string, unknown> }[] };
+    const cluster = JSON.parse(loaded.config["hybrid-infra:cluster"]) as { hosts: { name: string; ssh: Record<string, unknown> }[]; overlay: Record<string, unknown> };
+    if (operators.length > 0) cluster.overlay.operators = operators.map((name) => ({ name }));
     if (includeHome3) {
         cluster.hosts.push({ name: "home3", ssh: { host: labHost("home3").address, jumpHost: "home1" }, location: "home", roles: ["agent"] } as never);
     }
@@ -70,10 +80,16 @@ export function labStackConfig(includeHome3: boolean, omit: readonly string[] = 
  * host's pinned host key. `includeHome3` appends home3 to the stack's hosts (the "add a host" change);
  * `omit` drops hosts (the "remove a host" change).
  */
-export async function runLabStack(includeHome3: boolean, omit: readonly string[] = [], state: LabState = readLabState(), leave: readonly string[] = []): Promise<LabStackRun> {
-    const run = await runStack("lab", { extraConfig: labStackConfig(includeHome3, omit, state, leave) });
+export async function runLabStack(
+    includeHome3: boolean,
+    omit: readonly string[] = [],
+    state: LabState = readLabState(),
+    leave: readonly string[] = [],
+    operators: readonly string[] = [],
+): Promise<LabStackRun> {
+    const run = await runStack("lab", { extraConfig: labStackConfig(includeHome3, omit, state, leave, operators) });
     const overlay = hybridClusterInternals(run.cluster).overlay as WireGuardMesh;
-    return { recording: run.recording, plan: wireGuardMeshInternals(overlay).plan };
+    return { recording: run.recording, plan: wireGuardMeshInternals(overlay).plan, operatorConfigs: run.outputs.operatorConfigs };
 }
 
 export interface LabProbeArgs {
