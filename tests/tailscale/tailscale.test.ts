@@ -32,6 +32,56 @@ describe("tailscale plan and render", () => {
         assert.ok(tailscaleUpArgs(nas).includes("--advertise-routes="), "an empty list clears routes advertised before");
         assert.ok(!tailscaleUpArgs(nas).includes("--snat-subnet-routes=false"));
     });
+    it("a host in the same location as a subnet router does not accept routes (it would route its own LAN into tailscale0); routers alone at their site do", () => {
+        const plans = planTailscale({ hosts });
+        assert.deepEqual(
+            plans.map((p) => [p.name, p.acceptRoutes, p.ownSiteRoutes]),
+            [
+                ["oracle-1", true, []],
+                ["tencent-1", true, []],
+                ["home-pc", true, []],
+                ["nas", false, ["192.168.50.0/24"]],
+            ],
+        );
+        const nas = plans[3];
+        assert.deepEqual(tailscaleUpArgs(nas), [
+            "--reset",
+            "--hostname=nas",
+            "--auth-key=file:/var/lib/hybridinfra/tailscale-authkey",
+            "--advertise-routes=",
+            "--accept-routes=false",
+            "--exit-node=",
+            "--advertise-exit-node=false",
+        ]);
+        assert.match(
+            renderTailscaleUp(nas),
+            /^hi_log 'accept-routes off: this location'"'"'s own LAN \(192\.168\.50\.0\/24\) is advertised by another host here, and accepting it would route the LAN into tailscale0'$/m,
+        );
+        assert.ok(!renderTailscaleUp(plans[2]).includes("accept-routes off"));
+        assert.deepEqual(tailscaleUpArgs(plans[2]), [
+            "--reset",
+            "--hostname=home-pc",
+            "--auth-key=file:/var/lib/hybridinfra/tailscale-authkey",
+            "--advertise-routes=192.168.50.0/24",
+            "--snat-subnet-routes=false",
+            "--accept-routes=true",
+            "--exit-node=",
+            "--advertise-exit-node=false",
+        ]);
+        // Two routers at one site: neither accepts the other's LAN; acceptRoutes: false turns it off everywhere.
+        const twoRouters = planTailscale({ hosts: [...hosts, { name: "nas-2", address: "192.168.50.21", privateKey: TEST_KEY, location: "home", lan: ["192.168.60.0/24"] }] });
+        assert.deepEqual(
+            twoRouters.map((p) => [p.name, p.acceptRoutes, p.ownSiteRoutes]),
+            [
+                ["oracle-1", true, []],
+                ["tencent-1", true, []],
+                ["home-pc", false, ["192.168.60.0/24"]],
+                ["nas", false, ["192.168.50.0/24", "192.168.60.0/24"]],
+                ["nas-2", false, ["192.168.50.0/24"]],
+            ],
+        );
+        assert.deepEqual(planTailscale({ hosts, acceptRoutes: false }).map((p) => p.acceptRoutes), [false, false, false, false]);
+    });
     it("renders scripts that pass shellcheck", () => {
         for (const plan of planTailscale({ hosts })) {
             assertHostScript(renderHostScript({ host: plan.name, step: "ts-up", body: renderTailscaleUp(plan), readsSecrets: true }), `${plan.name} up`);

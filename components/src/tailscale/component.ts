@@ -17,7 +17,8 @@ export interface TailscaleOverlayArgs {
      */
     readonly loginServer?: string;
     /**
-     * Accept the subnet routes other nodes advertise.
+     * Accept the subnet routes other nodes advertise. Hosts in the same location as another host with a `lan`
+     * never accept routes, whatever this says: they would route their own LAN into `tailscale0` and lose it.
      * @default true
      */
     readonly acceptRoutes?: boolean;

@@ -25,6 +25,13 @@ export interface TailscaleHostPlan {
     readonly loginServer?: string;
     readonly advertiseRoutes: readonly string[];
     readonly acceptRoutes: boolean;
+    /**
+     * LANs that other hosts of this host's location advertise: its own site's LANs. When there are any, the
+     * host does not accept routes (`acceptRoutes` is false): Tailscale has no per-route filter, and a host that
+     * accepted its own LAN's route would send its LAN traffic into `tailscale0` (Linux: table 52, consulted
+     * before the main table) and lose the LAN.
+     */
+    readonly ownSiteRoutes: readonly string[];
     /** Subnet routers forward between the tailnet and their LAN. */
     readonly forwarding: boolean;
 }
@@ -73,14 +80,23 @@ export function validateTailscale(input: TailscalePlanInput, authKeyGiven: boole
     });
 }
 
-/** Plans `tailscale up` for every host. Exit nodes are never used: an exit node swallows the pod CIDR. */
+/**
+ * Plans `tailscale up` for every host. Exit nodes are never used: an exit node swallows the pod CIDR.
+ * Routes are accepted (unless `acceptRoutes` is false) by every host but those in the same location as
+ * another host's subnet router: they reach their own LAN directly, and would lose it by accepting its route
+ * (the WireGuard planner likewise leaves a host's own location's LANs out of its peers' AllowedIPs).
+ */
 export function planTailscale(input: TailscalePlanInput): TailscaleHostPlan[] {
-    return input.hosts.map((h) => ({
-        name: h.name,
-        hostname: h.name,
-        ...(input.loginServer !== undefined ? { loginServer: input.loginServer } : {}),
-        advertiseRoutes: [...(h.lan ?? [])].sort(),
-        acceptRoutes: input.acceptRoutes ?? true,
-        forwarding: (h.lan ?? []).length > 0,
-    }));
+    return input.hosts.map((h) => {
+        const ownSiteRoutes = [...new Set(input.hosts.filter((o) => o !== h && o.location === h.location).flatMap((o) => o.lan ?? []))].sort();
+        return {
+            name: h.name,
+            hostname: h.name,
+            ...(input.loginServer !== undefined ? { loginServer: input.loginServer } : {}),
+            advertiseRoutes: [...(h.lan ?? [])].sort(),
+            acceptRoutes: (input.acceptRoutes ?? true) && ownSiteRoutes.length === 0,
+            ownSiteRoutes,
+            forwarding: (h.lan ?? []).length > 0,
+        };
+    });
 }

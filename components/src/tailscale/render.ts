@@ -58,6 +58,9 @@ export function renderTailscaleUp(plan: TailscaleHostPlan): string {
         'state="$(tailscale status --json 2>/dev/null | sed -n \'s/^[[:space:]]*"BackendState":[[:space:]]*"\\([A-Za-z]*\\)".*/\\1/p\' | head -n 1 || true)"',
         'prefs_file="/var/lib/hybridinfra/tailscale-up.args"',
         `want_args=${shellQuote(args)}`,
+        ...(plan.ownSiteRoutes.length > 0 && !plan.acceptRoutes
+            ? [`hi_log ${shellQuote(`accept-routes off: this location's own LAN (${plan.ownSiteRoutes.join(", ")}) is advertised by another host here, and accepting it would route the LAN into ${TAILSCALE_INTERFACE}`)}`]
+            : []),
         'if [ "$state" = "Running" ] && [ -f "$prefs_file" ] && [ "$(cat "$prefs_file")" = "$want_args" ]; then',
         '  hi_log "tailscale already up with the same settings"',
         "else",
