@@ -20,12 +20,20 @@ describe("doctor (offline parts)", () => {
         ]);
     });
 
-    it("expects the lab stack's files: wg0.conf always, the OpenRC script only under OpenRC; secrets and public keys masked", async () => {
+    it("expects the lab stack's files: wg0.conf and the watchdog always, init units only under their init system; secrets and public keys masked", async () => {
         const e = await expectedState("lab");
         const home2 = e.hosts.find((h) => h.name === "home2")!;
         assert.deepEqual(
             home2.files.map((f) => `${f.path} ${f.mode} ${f.step} ${f.conditional ? "conditional" : "always"}`),
-            ["/etc/init.d/wg-quick.wg0 755 wg-config conditional", "/etc/rancher/k3s/config.yaml 600 k3s-config always", "/etc/wireguard/wg0.conf 600 wg-config always"],
+            [
+                "/etc/init.d/hybridinfra-wg-watchdog-wg0 755 wg-config conditional",
+                "/etc/init.d/wg-quick.wg0 755 wg-config conditional",
+                "/etc/rancher/k3s/config.yaml 600 k3s-config always",
+                "/etc/systemd/system/hybridinfra-wg-watchdog-wg0.service 644 wg-config conditional",
+                "/etc/systemd/system/hybridinfra-wg-watchdog-wg0.timer 644 wg-config conditional",
+                "/etc/wireguard/wg0.conf 600 wg-config always",
+                "/usr/local/sbin/hybridinfra-wg-watchdog-wg0 755 wg-config always",
+            ],
         );
         const conf = home2.files.find((f) => f.path === "/etc/wireguard/wg0.conf")!.content;
         const lines = conf.split("\n");
