@@ -12,6 +12,7 @@ import { runProgram } from "../../infra/program";
 import { loadStack, PROJECT } from "../../infra/stack";
 import { record } from "../harness/mocks";
 import { TEST_KEY } from "../harness/fixtures";
+import { composeMessage } from "../harness/config";
 
 const base = (): HybridClusterArgs => ({
     sshPrivateKey: pulumi.secret(TEST_KEY),
@@ -25,14 +26,7 @@ const base = (): HybridClusterArgs => ({
 /** `base` with an external datastore whose endpoint is a plain string (the component used alone). */
 const external = (endpoint: string): HybridClusterArgs => ({ ...base(), k3s: { datastore: Datastore.External }, datastoreEndpoint: endpoint });
 
-function messageOf(args: HybridClusterArgs): string | undefined {
-    try {
-        composeCluster(args);
-    } catch (e) {
-        return (e as Error).message;
-    }
-    return undefined;
-}
+const messageOf = composeMessage;
 
 async function rejectsBeforeRegistering(args: HybridClusterArgs, message: string): Promise<void> {
     const rec = await record(() => {

@@ -6,11 +6,12 @@
 import { describe, it } from "node:test";
 import * as assert from "node:assert/strict";
 import * as pulumi from "@pulumi/pulumi";
-import { composeCluster, HybridCluster, HybridClusterArgs, HostRole, IngressMode } from "../../components/src/cluster";
+import { HybridCluster, HybridClusterArgs, HostRole, IngressMode } from "../../components/src/cluster";
 import { TlsMode } from "../../components/src/apps";
 import { CERT_MANAGER_VERSION } from "../../components/src/addons";
 import { record, settle } from "../harness/mocks";
 import { TEST_KEY } from "../harness/fixtures";
+import { composeMessage } from "../harness/config";
 import { RENDER_OUTPUTS } from "../../tools/render-lib";
 
 const base = (ingress: HybridClusterArgs["ingress"]): HybridClusterArgs => ({
@@ -23,14 +24,7 @@ const base = (ingress: HybridClusterArgs["ingress"]): HybridClusterArgs => ({
     apps: [{ name: "blog", image: "nginx:1.27", ports: [{ containerPort: 80 }], hostnames: ["blog.example.com"] }],
 });
 
-function messageOf(args: HybridClusterArgs): string | undefined {
-    try {
-        composeCluster(args);
-    } catch (e) {
-        return (e as Error).message;
-    }
-    return undefined;
-}
+const messageOf = composeMessage;
 
 describe("TLS modes that issue (issue 16 §3)", () => {
     it("tls cert-manager: the chart, the letsencrypt ClusterIssuer, and a Certificate into the Secret the Ingress serves", async () => {

@@ -26,7 +26,7 @@ import * as pulumi from "@pulumi/pulumi";
 import * as k8s from "@pulumi/kubernetes";
 import yaml from "js-yaml";
 import { standardLabels, TRAEFIK_CHART_CONFIG, TraefikDashboard, traefikDashboardValues } from "../../components/src";
-import { ControlPlane, KubeClient, REPO_ROOT, startControlPlane, waitFor } from "../harness/controlplane";
+import { ControlPlane, installCrds, KubeClient, REPO_ROOT, startControlPlane } from "../harness/controlplane";
 import { changes, createEngineStack, EngineStack } from "../harness/engine";
 import { realPartsSkipReason } from "../harness/realParts";
 
@@ -79,16 +79,8 @@ describe("real engine + real control plane: the Traefik dashboard's HelmChartCon
             "CustomResourceDefinition helmchartconfigs.helm.cattle.io",
             "CustomResourceDefinition helmcharts.helm.cattle.io",
         ]);
-        for (const c of crds) {
-            assert.ok(c.spec.versions.some((v) => v.name === "v1" && v.served), `${c.metadata.name} serves v1`);
-            await client.create("/apis/apiextensions.k8s.io/v1/customresourcedefinitions", c);
-        }
-        for (const c of crds) {
-            await waitFor(`${c.metadata.name} Established`, async () => {
-                const got = await client.get(`/apis/apiextensions.k8s.io/v1/customresourcedefinitions/${c.metadata.name}`);
-                return got.status?.conditions?.some((x: { type: string; status: string }) => x.type === "Established" && x.status === "True");
-            });
-        }
+        for (const c of crds) assert.ok(c.spec.versions.some((v) => v.name === "v1" && v.served), `${c.metadata.name} serves v1`);
+        await installCrds(client, crds);
         // The schema is in force: a HelmChartConfig whose valuesContent is not a string is refused.
         const bad = await client.raw("POST", "/apis/helm.cattle.io/v1/namespaces/kube-system/helmchartconfigs", {
             apiVersion: "helm.cattle.io/v1",

@@ -22,7 +22,7 @@ import * as pulumi from "@pulumi/pulumi";
 import * as k8s from "@pulumi/kubernetes";
 import yaml from "js-yaml";
 import { acmeClusterIssuer, CertManager, CERT_MANAGER_VERSION, ExposedApp, LETS_ENCRYPT_PRODUCTION, TlsMode } from "../../components/src";
-import { ControlPlane, createNodes, KubeClient, REPO_ROOT, startControlPlane, waitFor } from "../harness/controlplane";
+import { ControlPlane, createNodes, installCrds, KubeClient, REPO_ROOT, startControlPlane } from "../harness/controlplane";
 import { changes, createEngineStack, EngineStack, skipIngressAwait } from "../harness/engine";
 import { realPartsSkipReason } from "../harness/realParts";
 
@@ -84,13 +84,7 @@ describe("real engine + real control plane: cert-manager TLS (ClusterIssuer, Cer
             "issuers.cert-manager.io",
             "orders.acme.cert-manager.io",
         ]);
-        for (const c of crds) await client.create("/apis/apiextensions.k8s.io/v1/customresourcedefinitions", c);
-        for (const c of crds) {
-            await waitFor(`${c.metadata.name} Established`, async () => {
-                const got = await client.get(`/apis/apiextensions.k8s.io/v1/customresourcedefinitions/${c.metadata.name}`);
-                return got.status?.conditions?.some((x: { type: string; status: string }) => x.type === "Established" && x.status === "True");
-            });
-        }
+        await installCrds(client, crds);
         // A Certificate without an issuerRef is refused: the API server validates against cert-manager's schema.
         const bad = await client.raw("POST", "/apis/cert-manager.io/v1/namespaces/default/certificates", {
             apiVersion: "cert-manager.io/v1",

@@ -11,7 +11,7 @@ import * as pulumi from "@pulumi/pulumi";
 import type { ConfigValue } from "@pulumi/pulumi/automation";
 import { main } from "../../infra/program";
 import { loadStack, PROJECT } from "../../infra/stack";
-import { changes, createEngineStack, ENGINE_REQUIRED, engineMissing, EngineStack } from "../harness/engine";
+import { changes, createEngineStack, ENGINE_REQUIRED, engineMissing, EngineStack, lateRejections, stackConfigValues } from "../harness/engine";
 
 const missing = engineMissing();
 if (missing !== undefined && ENGINE_REQUIRED) throw new Error(missing);
@@ -19,29 +19,18 @@ if (missing !== undefined && ENGINE_REQUIRED) throw new Error(missing);
 const STACK = "hybrid-edge";
 const base = JSON.parse(loadStack(STACK).config[`${PROJECT}:cluster`]) as { k3s: Record<string, unknown> };
 
-function config(k3s: Record<string, unknown>): Record<string, ConfigValue> {
-    const loaded = loadStack(STACK, { cluster: JSON.stringify({ ...base, k3s: { ...base.k3s, channel: undefined, ...k3s } }) });
-    return Object.fromEntries(Object.entries(loaded.config).map(([k, v]) => [k, { value: v, secret: loaded.secretKeys.includes(k) }]));
-}
+const config = (k3s: Record<string, unknown>): Record<string, ConfigValue> => stackConfigValues(STACK, { ...base, k3s: { ...base.k3s, channel: undefined, ...k3s } });
 
-/**
- * An inline program that throws leaves the Stack resource's output promises rejected after the Automation
- * API's language server has removed its own handlers (the CLI's language host process ends there instead).
- * While this suite runs, such late rejections are collected here instead of failing the file, and the last
- * test requires each to be the refusal itself.
- */
-const late: unknown[] = [];
-const collect = (e: unknown) => void late.push(e);
-let runnerListeners: NodeJS.UnhandledRejectionListener[] = [];
+/** Late rejections of refused inline runs: collected, then checked by the last test (see lateRejections). */
+const rejections = lateRejections();
+const late = rejections.late;
 
 describe("real engine: k3s changes that need more than a restart are refused in preview and up", { skip: missing }, () => {
     let es: EngineStack;
     const created = { version: "v1.36.1+k3s1", datastore: "sqlite" };
 
     before(async () => {
-        runnerListeners = process.listeners("unhandledRejection");
-        process.removeAllListeners("unhandledRejection");
-        process.on("unhandledRejection", collect);
+        rejections.start();
         es = await createEngineStack({
             project: PROJECT,
             stack: STACK,
@@ -51,8 +40,7 @@ describe("real engine: k3s changes that need more than a restart are refused in 
     });
     after(async () => {
         await es?.dispose();
-        process.off("unhandledRejection", collect);
-        for (const l of runnerListeners) process.on("unhandledRejection", l);
+        rejections.stop();
     });
 
     const errorText = () => es.output.join("");

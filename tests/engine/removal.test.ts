@@ -11,7 +11,7 @@ import * as pulumi from "@pulumi/pulumi";
 import type { ConfigValue } from "@pulumi/pulumi/automation";
 import { main } from "../../infra/program";
 import { loadStack, PROJECT } from "../../infra/stack";
-import { createEngineStack, ENGINE_REQUIRED, engineMissing, EngineStack } from "../harness/engine";
+import { createEngineStack, ENGINE_REQUIRED, engineMissing, EngineStack, lateRejections, stackConfigValues } from "../harness/engine";
 
 const missing = engineMissing();
 if (missing !== undefined && ENGINE_REQUIRED) throw new Error(missing);
@@ -19,25 +19,19 @@ if (missing !== undefined && ENGINE_REQUIRED) throw new Error(missing);
 const STACK = "hybrid-edge";
 const base = JSON.parse(loadStack(STACK).config[`${PROJECT}:cluster`]) as { hosts: { name: string; remove?: boolean }[] };
 
-function config(hosts: { name: string; remove?: boolean }[]): Record<string, ConfigValue> {
-    const loaded = loadStack(STACK, { cluster: JSON.stringify({ ...base, hosts }) });
-    return Object.fromEntries(Object.entries(loaded.config).map(([k, v]) => [k, { value: v, secret: loaded.secretKeys.includes(k) }]));
-}
+const config = (hosts: { name: string; remove?: boolean }[]): Record<string, ConfigValue> => stackConfigValues(STACK, { ...base, hosts });
 const without = (name: string) => base.hosts.filter((h) => h.name !== name);
 const leaving = (name: string) => base.hosts.map((h) => (h.name === name ? { ...h, remove: true } : h));
 
-/** Late rejections of refused inline runs (see tests/engine/day2.test.ts): collected, then checked. */
-const late: unknown[] = [];
-const collect = (e: unknown) => void late.push(e);
-let runnerListeners: NodeJS.UnhandledRejectionListener[] = [];
+/** Late rejections of refused inline runs: collected, then checked (see lateRejections). */
+const rejections = lateRejections();
+const late = rejections.late;
 
 describe("real engine: a host deleted from the config without `remove: true` first is refused", { skip: missing }, () => {
     let es: EngineStack;
 
     before(async () => {
-        runnerListeners = process.listeners("unhandledRejection");
-        process.removeAllListeners("unhandledRejection");
-        process.on("unhandledRejection", collect);
+        rejections.start();
         es = await createEngineStack({
             project: PROJECT,
             stack: STACK,
@@ -47,8 +41,7 @@ describe("real engine: a host deleted from the config without `remove: true` fir
     });
     after(async () => {
         await es?.dispose();
-        process.off("unhandledRejection", collect);
-        for (const l of runnerListeners) process.on("unhandledRejection", l);
+        rejections.stop();
     });
 
     it("the first up records the hosts as the stack output clusterHosts", async () => {

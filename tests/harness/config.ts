@@ -1,5 +1,6 @@
 import * as assert from "node:assert/strict";
 import { ConfigValidationError, parseClusterConfig } from "../../infra/config";
+import { composeCluster, HybridClusterArgs } from "../../components/src/cluster";
 
 /** Every problem `parseClusterConfig` reports for `cfg` (empty when it is valid). */
 export function configProblems(cfg: unknown): string[] {
@@ -10,4 +11,14 @@ export function configProblems(cfg: unknown): string[] {
         return [...e.problems];
     }
     return [];
+}
+
+/** The message `composeCluster` throws for a component spec, or undefined when it composes. */
+export function composeMessage(args: HybridClusterArgs): string | undefined {
+    try {
+        composeCluster(args);
+    } catch (e) {
+        return (e as Error).message;
+    }
+    return undefined;
 }

@@ -607,3 +607,14 @@ export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise
         throw e;
     }
 }
+
+/** Creates CustomResourceDefinitions and waits until the API server reports each Established. */
+export async function installCrds(client: KubeClient, crds: readonly { metadata: { name: string } }[]): Promise<void> {
+    for (const c of crds) await client.create("/apis/apiextensions.k8s.io/v1/customresourcedefinitions", c);
+    for (const c of crds) {
+        await waitFor(`${c.metadata.name} Established`, async () => {
+            const got = await client.get(`/apis/apiextensions.k8s.io/v1/customresourcedefinitions/${c.metadata.name}`);
+            return got.status?.conditions?.some((x: { type: string; status: string }) => x.type === "Established" && x.status === "True");
+        });
+    }
+}

@@ -13,6 +13,7 @@ import { tmpdir } from "node:os";
 import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import * as automation from "@pulumi/pulumi/automation";
+import { loadStack } from "../../infra/stack";
 
 export const TOOLS_DIR = path.resolve(__dirname, "../../.tools");
 export const PULUMI_BIN = path.join(TOOLS_DIR, "bin", "pulumi");
@@ -126,4 +127,35 @@ export function skipIngressAwait(): void {
         const metadata = (a.props.metadata ?? {}) as { annotations?: Record<string, string> };
         return { props: { ...a.props, metadata: { ...metadata, annotations: { ...metadata.annotations, "pulumi.com/skipAwait": "true" } } }, opts: a.opts };
     });
+}
+
+/**
+ * An inline program that throws leaves the Stack resource's output promises rejected after the Automation
+ * API's language server has removed its own handlers (the CLI's language host process ends there instead).
+ * Call `start()` in a suite's `before` and `stop()` in its `after`: in between, such late rejections are
+ * collected in `late` instead of failing the file (the node test runner's own listeners are put back after);
+ * a test should then require each to be the expected refusal.
+ */
+export function lateRejections(): { late: unknown[]; start: () => void; stop: () => void } {
+    const late: unknown[] = [];
+    const collect = (e: unknown) => void late.push(e);
+    let saved: NodeJS.UnhandledRejectionListener[] = [];
+    return {
+        late,
+        start: () => {
+            saved = process.listeners("unhandledRejection");
+            process.removeAllListeners("unhandledRejection");
+            process.on("unhandledRejection", collect);
+        },
+        stop: () => {
+            process.off("unhandledRejection", collect);
+            for (const l of saved) process.on("unhandledRejection", l);
+        },
+    };
+}
+
+/** The stack config of a shipped stack with `cluster` replaced, as the Automation API takes it (secrets marked). */
+export function stackConfigValues(stack: string, cluster: unknown): Record<string, automation.ConfigValue> {
+    const loaded = loadStack(stack, { cluster: JSON.stringify(cluster) });
+    return Object.fromEntries(Object.entries(loaded.config).map(([k, v]) => [k, { value: v, secret: loaded.secretKeys.includes(k) }]));
 }
