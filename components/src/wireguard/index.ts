@@ -6,3 +6,4 @@ export * from "./render";
 export * from "./node";
 export * from "./mesh";
 export * from "./operator";
+export * from "./subnets";

@@ -3,7 +3,9 @@ import * as fs from "node:fs";
 import * as net from "node:net";
 import * as path from "node:path";
 import { shellQuote } from "../util/shell";
+import { cidr as parseCidrStrict, cidrSize, nthAddress } from "../util/cidr";
 import { OverlayPlan } from "./plan";
+import { lanRoutesFromPeers } from "./subnets";
 import { parseEndpoint } from "./validate";
 
 /** One `[Peer]` with its public key known. */
@@ -639,6 +641,34 @@ stop() {
 }
 
 /**
+ * Subnet routers print, per LAN, the exact routes a plain host there (a NAS, a printer: no WireGuard) needs
+ * when this host is not its default gateway: the overlay's own traffic is masqueraded into the LAN and needs
+ * none, but traffic from the other sites' LANs keeps its source address, so the plain host answers it (and
+ * reaches those LANs) only through this host (`lanRoutesFromPeers`: the overlay CIDR and what its peers route
+ * beyond it). The router's address on the LAN is read on the host (`ip route get` to the LAN's first address).
+ * Empty without a LAN; changes nothing on the host.
+ */
+export function renderLanRouteHint(spec: Pick<WgInterfaceSpec, "lan" | "overlayCidr" | "peers">): string {
+    const routes = lanRoutesFromPeers(spec.overlayCidr, spec.lan, spec.peers);
+    if (routes.length === 0) return "";
+    return spec.lan
+        .map((l) => {
+            const c = parseCidrStrict(l);
+            const probe = nthAddress(c, cidrSize(c) > 1 ? 1 : 0);
+            return [
+                `# Plain hosts on ${l} without this host as their gateway route these via it (see renderLanRouteHint).`,
+                `WG_LAN_VIA="$(ip -4 -o route get ${probe} 2>/dev/null | sed -n 's/.* src \\([0-9.]*\\).*/\\1/p')"`,
+                `if [ -n "$WG_LAN_VIA" ]; then`,
+                ...routes.map((r) => `  hi_log "plain hosts on ${l}: ip route add ${r} via $WG_LAN_VIA"`),
+                "else",
+                `  hi_warn "no route to ${l} here: this host cannot forward into it"`,
+                "fi",
+            ].join("\n");
+        })
+        .join("\n");
+}
+
+/**
  * Body of the `wg-config` step: writes the config (0600, keys from stdin), applies it live with
  * `wg syncconf` when the interface is up (address, MTU and routes reconciled, never a restart) or brings
  * it up, enables it at boot, opens the overlay in the host firewall on every host (`hostFirewallRules`, in
@@ -769,7 +799,7 @@ hi_remove_managed_file "$WG_SYSCTL"`
 }
 ${renderFirewallBlock(spec)}
 ${chainBlock("filter", "FORWARD", "WG_CHAIN_FWD", spec.forward ? forwardRules : [])}
-${chainBlock("nat", "POSTROUTING", "WG_CHAIN_NAT", spec.forward ? natRules : [])}
+${chainBlock("nat", "POSTROUTING", "WG_CHAIN_NAT", spec.forward ? natRules : [])}${spec.lan.length > 0 ? `\n${renderLanRouteHint(spec)}` : ""}
 ${renderReresolveBlock(spec)}
 ${renderWatchdogBlock(spec)}
 `;

@@ -536,6 +536,13 @@ HI_RULES
 hi_wg_chain nat POSTROUTING "$WG_CHAIN_NAT" <<'HI_RULES'
 -s 10.100.0.0/24 -d 192.168.50.0/24 -j MASQUERADE
 HI_RULES
+# Plain hosts on 192.168.50.0/24 without this host as their gateway route these via it (see renderLanRouteHint).
+WG_LAN_VIA="$(ip -4 -o route get 192.168.50.1 2>/dev/null | sed -n 's/.* src \([0-9.]*\).*/\1/p')"
+if [ -n "$WG_LAN_VIA" ]; then
+  hi_log "plain hosts on 192.168.50.0/24: ip route add 10.100.0.0/24 via $WG_LAN_VIA"
+else
+  hi_warn "no route to 192.168.50.0/24 here: this host cannot forward into it"
+fi
 if [ "$HI_INIT" = systemd ] && systemctl is-enabled --quiet hybridinfra-wg-reresolve-wg0.timer 2>/dev/null; then
   systemctl disable --now hybridinfra-wg-reresolve-wg0.timer >/dev/null 2>&1 || true
   HI_CHANGED=1
