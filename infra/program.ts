@@ -176,16 +176,18 @@ export async function previousStackOutputs(names: readonly string[]): Promise<Re
 /**
  * Refuses every change the running cluster does not support in place, all at once: compares the settings
  * this config deploys with the `k3sSettings` output of the last `pulumi up`, and its hosts with that run's
- * `clusterHosts` (a host gone without a `remove: true` run). Returns the settings to record.
+ * `clusterHosts` (a host gone without a `remove: true` run). Returns the settings to record, and the hosts
+ * the cluster already runs on (they roll in batches on an upgrade; new ones join in parallel).
  */
-export async function checkedK3sSettings(cfg: ClusterConfig, args: HybridClusterArgs): Promise<K3sRecordedSettings> {
+export async function checkedK3sSettings(cfg: ClusterConfig, args: HybridClusterArgs): Promise<{ settings: K3sRecordedSettings; deployedHosts: string[] }> {
     const settings = k3sSettingsOf(args);
     const previous = await previousStackOutputs([K3S_SETTINGS_OUTPUT, CLUSTER_HOSTS_OUTPUT]);
     throwAll([
         ...vanishedHostProblems(previous[CLUSTER_HOSTS_OUTPUT], args.hosts),
         ...k3sChangeProblems(previous[K3S_SETTINGS_OUTPUT], settings, { ...(cfg.k3s?.allowDowngrade !== undefined ? { allowDowngrade: cfg.k3s.allowDowngrade } : {}) }),
     ]);
-    return settings;
+    const recorded = previous[CLUSTER_HOSTS_OUTPUT];
+    return { settings, deployedHosts: Array.isArray(recorded) ? recorded.filter((h): h is string => typeof h === "string") : [] };
 }
 
 /**
@@ -201,7 +203,8 @@ export async function main<T = ProgramOutputs>(
     try {
         const cfg = readClusterConfig();
         const args = clusterArgsFromConfig(cfg);
-        return compose(args, await checkedK3sSettings(cfg, args), hostsInCluster(args.hosts));
+        const { settings, deployedHosts } = await checkedK3sSettings(cfg, args);
+        return compose({ ...args, deployedHosts }, settings, hostsInCluster(args.hosts));
     } catch (e) {
         if (e instanceof HybridInfraConfigError || e instanceof HybridInfraConfigErrors || e instanceof ConfigValidationError) throw new pulumi.RunError(e.message);
         throw e;

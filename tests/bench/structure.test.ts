@@ -1,6 +1,6 @@
 /**
  * The benchmark's structural targets, untimed, on N = 10 and N = 50 (hub and mesh), with the same library
- * code as `npm run bench`: the critical path of host steps stays at most 5 and does not grow with N; adding
+ * code as `npm run bench`: the critical path of host steps stays at most 6 and does not grow with N; adding
  * a host touches only what it must and restarts nothing; changing an app's image touches no host step.
  */
 import { describe, it } from "node:test";
@@ -50,16 +50,16 @@ for (const topology of [Topology.Hub, Topology.Mesh]) {
             return results.get(n)!;
         };
 
-        it("critical path: at most 5 host steps, the same for every N: wg-install, wg-config, server install, agent install, node Ready", async () => {
+        it("critical path: at most 6 host steps, the same for every N: wg-install, wg-config, server install, agent drain (a no-op on a first install), agent install, node Ready", async () => {
             const paths = [];
             for (const n of SIZES) paths.push(criticalPath((await get(n)).base));
             for (const p of paths) {
-                assert.ok(p.length <= 5, `critical path ${p.length}: ${p.chain.join(" → ")}`);
+                assert.ok(p.length <= 6, `critical path ${p.length}: ${p.chain.join(" → ")}`);
                 assert.equal(p.chain.length, p.length);
             }
             assert.equal(new Set(paths.map((p) => p.length)).size, 1, `does not grow with N: ${paths.map((p) => p.length).join(", ")}`);
-            const kinds = paths[0].chain.map((s) => s.split("/")[1].replace(/^k3s-node-.*/, "k3s-node"));
-            assert.deepEqual(kinds, ["wg-install", "wg-config", "k3s-install", "k3s-install", "k3s-node"]);
+            const kinds = paths[0].chain.map((s) => s.split("/")[1].replace(/^k3s-(node|drain)-.*/, "k3s-$1"));
+            assert.deepEqual(kinds, ["wg-install", "wg-config", "k3s-install", "k3s-drain", "k3s-install", "k3s-node"]);
         });
 
         it("every k3s install waits (transitively) for every host's wg-config, and k3s-config steps wait for nothing on a host", async () => {
@@ -100,7 +100,7 @@ for (const topology of [Topology.Hub, Topology.Mesh]) {
                     assert.equal(b.changedSteps.length, n);
                 }
                 // The only new step on an existing host is the new node's Ready wait on the server.
-                assert.deepEqual(b.newStepsOnExistingHosts, [`server/k3s-node-${ADDED_HOST}`]);
+                assert.deepEqual(b.newStepsOnExistingHosts, [`server/k3s-drain-${ADDED_HOST}`, `server/k3s-node-${ADDED_HOST}`]);
             }
         });
 
@@ -135,9 +135,10 @@ describe("bench blast radius rules", () => {
         const cfg = generateCluster({ topology: Topology.Hub, n: 10 });
         const changed = await runCluster({ ...cfg, hosts: cfg.hosts.map((h) => (h.name === "cloud-0" ? { ...h, labels: { disk: "ssd" } } : h)) });
         const b = blastRadius(base, changed);
-        assert.deepEqual(b.changedSteps.map((c) => `${c.host}/${c.step}`).sort(), ["cloud-0/k3s-config", "cloud-0/k3s-install", "server/k3s-node-cloud-0"]);
+        assert.deepEqual(b.changedSteps.map((c) => `${c.host}/${c.step}`).sort(), ["cloud-0/k3s-config", "cloud-0/k3s-install", "server/k3s-drain-cloud-0", "server/k3s-node-cloud-0"]);
         assert.deepEqual(b.restartedHosts, ["cloud-0"]);
         assert.equal(b.restarts, 1);
         assert.equal(b.changedSteps.find((c) => c.step === "k3s-node-cloud-0")?.restart, undefined, "a label sync is not a restart");
+        assert.equal(b.changedSteps.find((c) => c.step === "k3s-drain-cloud-0")?.restart, undefined, "the drain before it is not a restart");
     });
 });

@@ -120,21 +120,35 @@ describe("K3sCluster: 1 server + 2 agents (mock engine)", () => {
         assertScripts(rec);
     });
 
-    it("orders steps from registered dependencies: configs at once; overlay → first server's install → each agent of a location in turn: drain, install, Ready", async () => {
+    it("orders steps from registered dependencies: configs at once; overlay → first server's install → new agents in parallel: drain, install, Ready", async () => {
         const { rec } = await run(small());
         for (const n of ["tokyo-1", "home-pc", "home-nas"]) {
             assert.deepEqual(deps(rec, `c-${n}-k3s-config`), ["c-token"], `${n}'s config.yaml is written without waiting for the overlay or a server`);
         }
         assert.deepEqual(deps(rec, "c-tokyo-1-k3s-install"), ["c-tokyo-1-k3s-config", "overlay-wg-up"], "the overlay gates the start of k3s on the first server");
-        // Both agents are in "home": one at a time (k3s.agentsPerBatch defaults to 1 per location).
-        assert.deepEqual(deps(rec, "c-home-pc-k3s-drain"), ["c-tokyo-1-k3s-install"], "the first agent's turn starts after the server");
-        assert.deepEqual(deps(rec, "c-home-nas-k3s-drain"), ["c-home-pc-k3s-node"], "the second agent of the location waits until the first is Ready and uncordoned");
+        // No deployedNodes: a first install, so both agents join in parallel right after the server.
+        assert.deepEqual(deps(rec, "c-home-pc-k3s-drain"), ["c-tokyo-1-k3s-install"], "a new agent's turn starts after the server");
+        assert.deepEqual(deps(rec, "c-home-nas-k3s-drain"), ["c-tokyo-1-k3s-install"], "and so does the other new agent's: no batches on a first install");
         for (const a of ["home-pc", "home-nas"]) {
             assert.deepEqual(deps(rec, `c-${a}-k3s-install`), [`c-${a}-k3s-config`, `c-${a}-k3s-drain`], `${a} is drained before its k3s starts or restarts`);
             assert.deepEqual(deps(rec, `c-${a}-k3s-node`), [`c-${a}-k3s-install`], "drain/delete runs before the uninstall on removal");
             assert.equal(rec.byName(`c-${a}-k3s-drain`).inputs.connection.host, "198.51.100.1", "drains run on the first server");
         }
         assert.deepEqual(deps(rec, "c-tokyo-1-k3s-kubeconfig"), ["c-tokyo-1-k3s-install"]);
+    });
+
+    it("agents k3s already runs on (deployedNodes) roll one per location at a time (k3s.agentsPerBatch, default 1); new ones join in parallel", async () => {
+        const args = small({ deployedNodes: ["tokyo-1", "home-pc", "home-nas"] });
+        const { rec } = await run({ ...args, nodes: [...args.nodes, agent("home-pi", "10.100.0.22", "home"), agent("osaka-1", "10.100.0.23", "osaka")] });
+        assert.deepEqual(deps(rec, "c-home-pc-k3s-drain"), ["c-tokyo-1-k3s-install"], "batch 0 after the server");
+        assert.deepEqual(
+            deps(rec, "c-home-nas-k3s-drain"),
+            ["c-home-pc-k3s-node", "c-home-pi-k3s-node", "c-osaka-1-k3s-node"],
+            "the second deployed agent of home waits until the whole first batch (home-pc, and the new agents joining) is Ready and uncordoned",
+        );
+        for (const a of ["home-pi", "osaka-1"]) assert.deepEqual(deps(rec, `c-${a}-k3s-drain`), ["c-tokyo-1-k3s-install"], `${a} is new: it joins right after the server`);
+        const two = await run(small({ deployedNodes: ["tokyo-1", "home-pc", "home-nas"], agentsPerBatch: 2 }));
+        assert.deepEqual(deps(two.rec, "c-home-nas-k3s-drain"), ["c-tokyo-1-k3s-install"], "agentsPerBatch 2: both home agents in one batch");
     });
 
     it("a config change re-runs that node's install step (which restarts k3s only if config.yaml changed), nothing else", async () => {

@@ -105,7 +105,7 @@ describe("validateK3sCluster", () => {
 });
 
 describe("planK3s ordering (property)", () => {
-    it("first server first, joining servers one after another, agents after the last server, one per location at a time", () => {
+    it("first server first, joining servers one after another, every new agent after the last server", () => {
         const nodeArb = fc.array(fc.boolean(), { minLength: 1, maxLength: 9 }).filter((roles) => roles.some((r) => r));
         fc.assert(
             fc.property(nodeArb, (roles) => {
@@ -119,12 +119,9 @@ describe("planK3s ordering (property)", () => {
                     if (p.role === NodeRole.Server) {
                         const i = servers.indexOf(p.name);
                         assert.deepEqual(p.after, i === 0 ? [] : [servers[i - 1]]);
-                    } else if (p.batch === 0) {
-                        assert.deepEqual(p.after, [servers[servers.length - 1]]);
                     } else {
-                        // Agents of one location (all "home" here) one at a time: each after the one before.
-                        const agents = nodes.filter((n) => n.role === NodeRole.Agent).map((n) => n.name);
-                        assert.deepEqual(p.after, [agents[agents.indexOf(p.name) - 1]]);
+                        // No deployedNodes (a first install): every agent right after the last server.
+                        assert.deepEqual(p.after, [servers[servers.length - 1]]);
                     }
                 });
                 assert.equal(plan.nodes.length, nodes.length);

@@ -112,7 +112,13 @@ export function composeCluster(spec: HybridClusterArgs): ClusterComposition {
         // WireGuard's MTU is ours to set: k3s must restart when it changes (flannel reads it at start).
         ...(plan.overlayKind === OverlayKind.WireGuard ? { overlayMtu: h.mtu ?? overlay.mtu ?? OVERLAY_DEFAULTS.mtu } : {}),
     }));
-    const k3s = { ...k3sArgs, nodes, interfaceName, ...(args.datastoreEndpoint !== undefined ? { datastoreEndpoint: args.datastoreEndpoint } : {}) };
+    const k3s = {
+        ...k3sArgs,
+        nodes,
+        interfaceName,
+        ...(args.datastoreEndpoint !== undefined ? { datastoreEndpoint: args.datastoreEndpoint } : {}),
+        ...(args.deployedHosts !== undefined ? { deployedNodes: args.deployedHosts } : {}),
+    };
     // Validated with placeholder addresses: Tailscale addresses are only known after `tailscale up`.
     validateK3sCluster({ ...k3s, nodes: nodes.map((n) => ({ ...n, overlayAddress: plannedAddresses[n.name] ?? "100.64.0.1" })) });
     const tunnel = plan.ingressMode === IngressMode.CloudflareTunnel;

@@ -162,6 +162,13 @@ export interface HybridClusterArgs {
     readonly overlay?: ClusterOverlayArgs;
     readonly k3s?: ClusterK3sArgs;
     readonly ingress?: ClusterIngressArgs;
+    /**
+     * The hosts the cluster already runs on, as the last `pulumi up` left them (the stack program passes its
+     * recorded `clusterHosts`): a k3s version or config change rolls through their nodes in batches
+     * (`k3s.agentsPerBatch`); hosts not listed join in parallel after the servers.
+     * @default none: every agent joins in parallel (no batches)
+     */
+    readonly deployedHosts?: string[];
     readonly apps?: ClusterAppArgs[];
     /** Tailscale/Headscale auth key (Tailscale overlay). Secret. */
     readonly tailscaleAuthKey?: pulumi.Input<string>;

@@ -285,6 +285,13 @@ export interface K3sSettingsArgs {
 
 /** A whole k3s cluster on an overlay network. */
 export interface K3sClusterArgs extends K3sSettingsArgs {
+    /**
+     * The nodes k3s already runs on, as the last `pulumi up` left them (the stack program passes its recorded
+     * `clusterHosts`). Only these roll in batches (`agentsPerBatch`); agents not listed, new ones, join in
+     * parallel right after the servers, so a first install does not wait agent by agent.
+     * @default none: every agent joins in parallel after the servers (no batches)
+     */
+    readonly deployedNodes?: string[];
     /** The machines, in a stable order: the first server initialises the cluster. */
     readonly nodes: K3sNodeArgs[];
     /** The overlay interface used by flannel (`flannel-iface`), e.g. `wg0` or `tailscale0`. */

@@ -216,15 +216,23 @@ export function planK3s(args: K3sClusterArgs): K3sPlan {
                 "etcd across a WAN is not supported upstream: expect slow writes and leader elections when a link degrades",
         );
     }
-    // Agents in batches: the k-th `agentsPerBatch` agents of every location (config order) form batch k.
+    // Agents k3s already runs on roll in batches: the k-th `agentsPerBatch` deployed agents of every location
+    // (config order) form batch k. New agents all join in batch 0, in parallel after the last server.
     const perBatch = args.agentsPerBatch ?? 1;
+    const deployed = new Set(args.deployedNodes ?? []);
     const seenInLocation = new Map<string, number>();
     const agentBatch = new Map<string, number>();
     for (const { n } of agents) {
+        if (!deployed.has(n.name)) {
+            agentBatch.set(n.name, 0);
+            continue;
+        }
         const i = seenInLocation.get(n.location) ?? 0;
         seenInLocation.set(n.location, i + 1);
         agentBatch.set(n.name, Math.floor(i / perBatch));
     }
+    // Components are created in plan order, so a batch's nodes come after the whole previous batch.
+    const agentsInRollOrder = [...agents].sort((a, b) => agentBatch.get(a.n.name)! - agentBatch.get(b.n.name)!);
     const nodes: K3sNodePlan[] = [
         ...servers.map(({ n, index }, i) => ({
             name: n.name,
@@ -235,7 +243,7 @@ export function planK3s(args: K3sClusterArgs): K3sPlan {
             joinsFirstServer: i > 0 && datastore === Datastore.Etcd,
             after: i > 0 ? [servers[i - 1].n.name] : [],
         })),
-        ...agents.map(({ n, index }) => {
+        ...agentsInRollOrder.map(({ n, index }) => {
             const batch = agentBatch.get(n.name)!;
             return {
                 name: n.name,
@@ -244,7 +252,7 @@ export function planK3s(args: K3sClusterArgs): K3sPlan {
                 firstServer: false,
                 clusterInit: false,
                 joinsFirstServer: true,
-                after: batch === 0 ? [last.name] : agents.filter((a) => agentBatch.get(a.n.name) === batch - 1).map((a) => a.n.name),
+                after: batch === 0 ? [last.name] : agentsInRollOrder.filter((a) => agentBatch.get(a.n.name) === batch - 1).map((a) => a.n.name),
                 batch,
             };
         }),
