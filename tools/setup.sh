@@ -9,7 +9,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 echo "== system packages"
-APT_PACKAGES=(shellcheck wireguard-tools wireguard-go openssh-server openssh-client iproute2 iptables iputils-ping procps util-linux psmisc openssl sqlite3 curl)
+APT_PACKAGES=(shellcheck wireguard-tools wireguard-go openssh-server openssh-client iproute2 iptables iputils-ping procps util-linux psmisc openssl sqlite3 curl systemd)
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
