@@ -57,12 +57,18 @@ export function loadStack(name: string, extra: Record<string, string> = {}, dir 
         config[key] = typeof v === "string" ? v : JSON.stringify(v);
     }
     const secretKeys: string[] = [];
-    const cluster = JSON.parse(config[`${PROJECT}:cluster`] ?? "{}") as { hosts?: { ssh?: { privateKeyConfig?: string } }[]; apps?: { secretEnv?: Record<string, string> }[] };
+    const cluster = JSON.parse(config[`${PROJECT}:cluster`] ?? "{}") as {
+        hosts?: { ssh?: { privateKeyConfig?: string } }[];
+        apps?: { secretEnv?: Record<string, string> }[];
+        k3s?: { backup?: { s3?: { secretKeyConfig?: string } } };
+    };
     const wanted = new Set<string>(SECRET_KEYS);
     const keyConfigs = new Set<string>();
     for (const h of cluster.hosts ?? []) if (h.ssh?.privateKeyConfig) keyConfigs.add(h.ssh.privateKeyConfig);
     for (const k of keyConfigs) wanted.add(k);
     for (const a of cluster.apps ?? []) for (const k of Object.values(a.secretEnv ?? {})) wanted.add(k);
+    // k3s.backup.s3's secret access key (infra/backup.ts reads it from this config key).
+    if (cluster.k3s?.backup?.s3 !== undefined) wanted.add(cluster.k3s.backup.s3.secretKeyConfig ?? "backupS3SecretKey");
     for (const k of wanted) {
         const key = `${PROJECT}:${k}`;
         if (!(key in config)) config[key] = keyConfigs.has(k) ? placeholderSecret("sshPrivateKey", k) : placeholderSecret(k);

@@ -505,18 +505,20 @@ export async function checkCluster(expected: Expected, opts: DoctorOptions = {},
         expected.hosts.map(async (h) => {
             const r = await exec(h.connection, plan !== undefined ? liveScript(ifName, port) : "true", timeout);
             if (r.code === -1 || (r.code !== 0 && r.stdout === "")) {
-                const via = h.connection.proxy !== undefined ? ` through ${h.connection.proxy.host}:${h.connection.proxy.port}` : "";
+                const via = h.connection.proxy !== undefined ? ` via ${h.connection.proxy.host}:${h.connection.proxy.port}` : "";
+                // sshExec's errors already start with `ssh user@host:port: `.
+                const why = (r.stderr.trim().split("\n").pop() ?? "").replace(/^ssh \S+: /, "");
                 add(h.name, {
                     check: "ssh",
                     ok: false,
-                    detail: `${h.connection.user}@${h.connection.host}:${h.connection.port}${via}: ${r.stderr.trim().split("\n").pop()}`,
+                    detail: `${h.connection.user}@${h.connection.host}:${h.connection.port}${via}: ${why}`,
                     cause: "the host is off, or the SSH path the stack describes does not work from here",
                     fix: "check the host is on; check the SSH path in the stack config (README: How `pulumi up` reaches your hosts)",
                 });
                 return;
             }
             reachable.add(h.name);
-            add(h.name, { check: "ssh", ok: true, detail: `${h.connection.user}@${h.connection.host}:${h.connection.port}${h.connection.proxy !== undefined ? ` via ${h.connection.proxy.host}` : ""}` });
+            add(h.name, { check: "ssh", ok: true, detail: `${h.connection.user}@${h.connection.host}:${h.connection.port}${h.connection.proxy !== undefined ? ` via ${h.connection.proxy.host}:${h.connection.proxy.port}` : ""}` });
             if (plan !== undefined) live.set(h.name, parseLive(r.stdout));
         }),
     );

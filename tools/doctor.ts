@@ -39,7 +39,10 @@ async function main(): Promise<number> {
             const v = value();
             const eq = v.indexOf("=");
             const [key, file] = eq > 0 && !fs.existsSync(v) ? [v.slice(0, eq), v.slice(eq + 1)] : ["sshPrivateKey", v];
-            if (!fs.existsSync(file)) throw new Error(`--ssh-key: ${file} does not exist`);
+            if (!fs.existsSync(file)) {
+                const lab = file.startsWith("/var/tmp/hil-lab/") ? " (the lab writes it when it is built: `sudo npm run lab -- up`)" : "";
+                throw new Error(`--ssh-key: ${file} does not exist${lab}`);
+            }
             extraConfig[key] = fs.readFileSync(file, "utf8");
         } else throw new Error(`unknown argument ${a}\n${USAGE}`);
     }

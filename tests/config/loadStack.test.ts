@@ -47,4 +47,18 @@ describe("loadStack on a user's stack file", () => {
             assert.doesNotThrow(() => validatePrivateKey("key2", key));
         });
     });
+
+    it("k3s.backup.s3's secret key config (default backupS3SecretKey, or the one secretKeyConfig names) gets a placeholder, as the render needs", () => {
+        const withBackup = (s3: string) => `config:\n${cluster("")}    k3s:\n      backup:\n        s3: { ${s3} }\n`;
+        withStack(withBackup("bucket: b, accessKey: AK"), (dir) => {
+            const s = loadStack("mine", {}, dir);
+            assert.equal(s.config[`${PROJECT}:backupS3SecretKey`], "PLACEHOLDER-backupS3SecretKey-secret-value");
+            assert.ok(s.secretKeys.includes(`${PROJECT}:backupS3SecretKey`));
+        });
+        withStack(withBackup("bucket: b, accessKey: AK, secretKeyConfig: b2Key"), (dir) => {
+            const s = loadStack("mine", {}, dir);
+            assert.equal(s.config[`${PROJECT}:b2Key`], "PLACEHOLDER-b2Key-secret-value");
+            assert.equal(s.config[`${PROJECT}:backupS3SecretKey`], undefined);
+        });
+    });
 });

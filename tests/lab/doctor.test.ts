@@ -70,7 +70,7 @@ labSuite("doctor in the lab", (lab) => {
             home1: ["ssh", "interface", "peer cloud1", ...files],
             home2: ["ssh", "interface", "peer cloud1", ...files],
         });
-        assert.match(r.hosts.find((h) => h.host === "home2")!.findings[0].detail, /^root@192\.168\.50\.12:22 via 203\.0\.113\.1$/, "home2 is reached through its jump host");
+        assert.match(r.hosts.find((h) => h.host === "home2")!.findings[0].detail, /^root@192\.168\.50\.12:22 via 203\.0\.113\.1:2211$/, "home2 is reached through its jump host");
         assert.deepEqual(r.skipped, ["k3s: left out (--skip k3s)"]);
     });
 
