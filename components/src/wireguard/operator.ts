@@ -3,6 +3,7 @@
  * runs Pulumi or a laptop, holding its private key. Pure text; the mesh exports it as a secret output.
  */
 import { OverlayPlan } from "./plan";
+import { peerSection } from "./render";
 
 /** One `[Peer]` of an operator's config, with its keys known. */
 export interface OperatorPeerSpec {
@@ -42,18 +43,7 @@ export function renderOperatorConfig(spec: OperatorConfigSpec): string {
         `PrivateKey = ${spec.privateKey}`,
         `MTU = ${spec.mtu}`,
     ];
-    for (const p of spec.peers) {
-        lines.push(
-            "",
-            `# peer ${p.name}`,
-            "[Peer]",
-            `PublicKey = ${p.publicKey}`,
-            ...(p.presharedKey !== undefined ? [`PresharedKey = ${p.presharedKey}`] : []),
-            ...(p.endpoint !== undefined ? [`Endpoint = ${p.endpoint}`] : []),
-            `AllowedIPs = ${p.allowedIps.join(", ")}`,
-            ...(p.persistentKeepalive !== undefined ? [`PersistentKeepalive = ${p.persistentKeepalive}`] : []),
-        );
-    }
+    for (const p of spec.peers) lines.push("", ...peerSection(p, p.presharedKey));
     return `${lines.join("\n")}\n`;
 }
 

@@ -74,19 +74,27 @@ export function renderWgConf(spec: WgInterfaceSpec): string {
         `MTU = ${spec.mtu}`,
         `PrivateKey = ${secretPlaceholder(PRIVATE_KEY_SECRET)}`,
     ];
-    for (const p of spec.peers) {
-        lines.push(
-            "",
-            `# peer ${p.name}`,
-            "[Peer]",
-            `PublicKey = ${p.publicKey}`,
-            ...(p.presharedKey ? [`PresharedKey = ${secretPlaceholder(presharedKeySecret(p.name))}`] : []),
-            ...(p.endpoint !== undefined ? [`Endpoint = ${p.endpoint}`] : []),
-            `AllowedIPs = ${p.allowedIps.join(", ")}`,
-            ...(p.persistentKeepalive !== undefined ? [`PersistentKeepalive = ${p.persistentKeepalive}`] : []),
-        );
-    }
+    for (const p of spec.peers) lines.push("", ...peerSection(p, p.presharedKey ? secretPlaceholder(presharedKeySecret(p.name)) : undefined));
     return `${lines.join("\n")}\n`;
+}
+
+/**
+ * One `[Peer]` section of a wg-quick file, after a `# peer <name>` comment: key, the preshared key text given
+ * (a placeholder in a host's file, the key itself in an operator's), endpoint, allowed IPs, keepalive.
+ */
+export function peerSection(
+    p: { readonly name: string; readonly publicKey: string; readonly endpoint?: string; readonly allowedIps: readonly string[]; readonly persistentKeepalive?: number },
+    presharedKey: string | undefined,
+): string[] {
+    return [
+        `# peer ${p.name}`,
+        "[Peer]",
+        `PublicKey = ${p.publicKey}`,
+        ...(presharedKey !== undefined ? [`PresharedKey = ${presharedKey}`] : []),
+        ...(p.endpoint !== undefined ? [`Endpoint = ${p.endpoint}`] : []),
+        `AllowedIPs = ${p.allowedIps.join(", ")}`,
+        ...(p.persistentKeepalive !== undefined ? [`PersistentKeepalive = ${p.persistentKeepalive}`] : []),
+    ];
 }
 
 /** The interface spec of one planned host, given every host's public key. */
