@@ -31,13 +31,14 @@ import {
 
 export class LabError extends Error {}
 
-interface RunResult {
+export interface RunResult {
     readonly status: number;
     readonly stdout: string;
     readonly stderr: string;
 }
 
-function run(cmd: string, args: readonly string[], opts: { check?: boolean; timeoutMs?: number; input?: string } = {}): RunResult {
+/** Runs a command on the machine (bounded; `check` @default true: a non-zero exit throws LabError with stderr). */
+export function run(cmd: string, args: readonly string[], opts: { check?: boolean; timeoutMs?: number; input?: string } = {}): RunResult {
     const res = spawnSync(cmd, args, { encoding: "utf8", timeout: opts.timeoutMs ?? 20_000, input: opts.input ?? "", stdio: ["pipe", "pipe", "pipe"] });
     const out: RunResult = { status: res.status ?? -1, stdout: res.stdout ?? "", stderr: res.stderr ?? (res.error?.message ?? "") };
     if ((opts.check ?? true) && out.status !== 0) {

@@ -10,12 +10,12 @@
  */
 import { after, before, describe, it } from "node:test";
 import * as assert from "node:assert/strict";
-import { ChildProcess, spawn, spawnSync } from "node:child_process";
+import { ChildProcess, spawn } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { OverlayPlan, wireguardPublicKey } from "../../components/src/wireguard";
-import { acquireLabLock, inHost, labDown, labHostState, labPids, LabState, labUnavailableReason, labUp } from "../../lab/lab";
+import { acquireLabLock, inHost, labDown, labHostState, labPids, LabState, labUnavailableReason, labUp, run as labRun, RunResult } from "../../lab/lab";
 import { INET_NETNS } from "../../lab/topology";
 import { settle } from "../harness/mocks";
 import { Action, describeFailures, planRun, runPlan, Step, stepsFromRecording, StepStatus } from "./runner";
@@ -31,25 +31,12 @@ const OP_ADDRESS = "203.0.113.30";
 const OP_IFACE = "hiop0";
 const HOSTS = ["cloud1", "cloud2", "home1", "home2"];
 
-interface Run {
-    readonly status: number;
-    readonly stdout: string;
-    readonly stderr: string;
-}
-
-function run(argv: readonly string[], timeoutMs = 20_000): Run {
-    const res = spawnSync(argv[0], argv.slice(1), { encoding: "utf8", timeout: timeoutMs });
-    return { status: res.status ?? -1, stdout: res.stdout ?? "", stderr: res.stderr ?? res.error?.message ?? "" };
-}
-
-function must(argv: readonly string[]): Run {
-    const r = run(argv);
-    assert.equal(r.status, 0, `\`${argv.join(" ")}\` failed: ${r.stderr}`);
-    return r;
-}
+/** A command on the machine: `run` reports any exit, `must` fails the test on a non-zero one (lab/lab.ts's runner). */
+const run = (argv: readonly string[], timeoutMs = 20_000): RunResult => labRun(argv[0], argv.slice(1), { check: false, timeoutMs });
+const must = (argv: readonly string[]): RunResult => labRun(argv[0], argv.slice(1));
 
 /** Runs a command in the operator's namespace. */
-const inOp = (argv: readonly string[], timeoutMs?: number): Run => run(["ip", "netns", "exec", OP_NETNS, ...argv], timeoutMs);
+const inOp = (argv: readonly string[], timeoutMs?: number): RunResult => run(["ip", "netns", "exec", OP_NETNS, ...argv], timeoutMs);
 
 /** The operator's "laptop": a namespace on the lab internet (br0 in hil-inet), as lab/lab.ts attaches cloud hosts. */
 function createOperatorNamespace(): void {

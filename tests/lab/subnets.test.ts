@@ -20,10 +20,9 @@
  */
 import { after, before, it } from "node:test";
 import * as assert from "node:assert/strict";
-import { spawnSync } from "node:child_process";
 import { hybridClusterInternals } from "../../components/src/cluster";
 import { lanReturnRouteCommands, lanReturnRoutes, OverlayPlan, WireGuardMesh, wireGuardMeshInternals } from "../../components/src/wireguard";
-import { inHost, labHostState, LabState } from "../../lab/lab";
+import { inHost, labHostState, LabState, run as labRun, RunResult } from "../../lab/lab";
 import { runStack } from "../../tools/render-lib";
 import { describeFailures, planRun, runPlan, Step, stepsFromRecording, StepStatus } from "./runner";
 import { labStackConfig, MESH_NAME } from "./scenario";
@@ -45,20 +44,9 @@ const PLAIN = [
 type Plain = (typeof PLAIN)[number];
 const locationOf = (h: string): string => (h === "home2" ? "home" : SITES[h as keyof typeof SITES].location);
 
-interface Run {
-    readonly status: number;
-    readonly stdout: string;
-    readonly stderr: string;
-}
-function run(argv: readonly string[], timeoutMs = 20_000): Run {
-    const res = spawnSync(argv[0], argv.slice(1), { encoding: "utf8", timeout: timeoutMs });
-    return { status: res.status ?? -1, stdout: res.stdout ?? "", stderr: res.stderr ?? res.error?.message ?? "" };
-}
-function must(argv: readonly string[]): Run {
-    const r = run(argv);
-    assert.equal(r.status, 0, `\`${argv.join(" ")}\` failed: ${r.stderr}`);
-    return r;
-}
+/** A command on the machine: `run` reports any exit, `must` fails the test on a non-zero one (lab/lab.ts's runner). */
+const run = (argv: readonly string[], timeoutMs = 20_000): RunResult => labRun(argv[0], argv.slice(1), { check: false, timeoutMs });
+const must = (argv: readonly string[]): RunResult => labRun(argv[0], argv.slice(1));
 
 /** The lab stack with seed 002's sites: locations oracle/tencent/home, a `lan` on each router. */
 function subnetStackConfig(state: LabState, topology: "hub" | "mesh"): Record<string, string> {
@@ -80,7 +68,7 @@ labSuite("lab: subnet routing (seed 002: 10.0.0.0/24, 10.0.16.0/24, 192.168.50.0
 
     const sh = (name: string, script: string) => inHost(labHostState(state, name), ["bash", "-c", script], { check: false });
     /** A command on a plain host: in its own namespace, or in home3. */
-    const onPlain = (p: Plain, script: string): Run => (p.netns !== undefined ? run(["ip", "netns", "exec", p.netns, "bash", "-c", script]) : sh(p.name, script));
+    const onPlain = (p: Plain, script: string): RunResult => (p.netns !== undefined ? run(["ip", "netns", "exec", p.netns, "bash", "-c", script]) : sh(p.name, script));
     const overlayAddr = (h: string) => plan.nodes.find((n) => n.name === h)!.address;
 
     function removePlainNamespaces(): void {
@@ -110,7 +98,7 @@ labSuite("lab: subnet routing (seed 002: 10.0.0.0/24, 10.0.16.0/24, 192.168.50.0
     after(() => removePlainNamespaces());
 
     /** Pings until it answers (bounded: a first packet may wait for a handshake). */
-    async function reaches(label: string, ping: () => Run, attempts = 20): Promise<boolean> {
+    async function reaches(label: string, ping: () => RunResult, attempts = 20): Promise<boolean> {
         for (let i = 0; i < attempts; i++) {
             if (ping().status === 0) return true;
             await new Promise((r) => setTimeout(r, 500));
