@@ -73,3 +73,66 @@ export function throwAll(problems: readonly HybridInfraConfigError[]): void {
     if (problems.length === 1) throw problems[0];
     if (problems.length > 1) throw new HybridInfraConfigErrors(problems);
 }
+
+/**
+ * The problems a check threw (one `HybridInfraConfigError` or several `HybridInfraConfigErrors`), or none.
+ * Any other error is a bug and is rethrown. Lets a caller run several independent checks and report all of them.
+ */
+export function problemsOf(check: () => void): HybridInfraConfigError[] {
+    try {
+        check();
+        return [];
+    } catch (e) {
+        if (e instanceof HybridInfraConfigErrors) return [...e.errors];
+        if (e instanceof HybridInfraConfigError) return [e];
+        throw e;
+    }
+}
+
+/**
+ * The problems with their paths rewritten, e.g. a component's own arg path `nodes[2].labels` to the stack
+ * config's `hosts[3].labels` when the cluster composition made that component's args from its hosts.
+ */
+export function remapPaths(problems: readonly HybridInfraConfigError[], map: (path: string) => string): HybridInfraConfigError[] {
+    return problems.map((p) => {
+        const path = map(p.path);
+        return path === p.path ? p : new HybridInfraConfigError(path, p.problem, p.fix);
+    });
+}
+
+/**
+ * The one error channel of every validator: checks add problems here instead of throwing at the first, and
+ * the caller throws them all at once (`throwIfAny`). Each problem keeps its path, the value it received (in
+ * its text, through `showValue`) and its fix.
+ */
+export class ProblemList {
+    private readonly list: HybridInfraConfigError[] = [];
+
+    /** Adds one problem: `path: problem. Fix: fix`. */
+    add(path: string, problem: string, fix: string): void {
+        this.list.push(new HybridInfraConfigError(path, problem, fix));
+    }
+
+    /** Adds problems another validator returned. */
+    push(...problems: readonly HybridInfraConfigError[]): void {
+        this.list.push(...problems);
+    }
+
+    /** Runs a check that throws its problems, and keeps them (see `problemsOf`). */
+    collect(check: () => void): void {
+        this.list.push(...problemsOf(check));
+    }
+
+    get problems(): readonly HybridInfraConfigError[] {
+        return this.list;
+    }
+
+    get empty(): boolean {
+        return this.list.length === 0;
+    }
+
+    /** Throws every problem collected so far (one as itself, several together); nothing when there is none. */
+    throwIfAny(): void {
+        throwAll(this.list);
+    }
+}
