@@ -4,7 +4,8 @@ import * as random from "@pulumi/random";
 import { getInternals, setInternals } from "../util/internals";
 import { wireguardPublicKey } from "./keys";
 import { WireGuardMeshArgs } from "./model";
-import { WireGuardNode, wireGuardNodeInternals, WireGuardPeerArgs } from "./node";
+import { PlannedWireGuardNode, wireGuardNodeInternals } from "./node";
+import { interfaceSpecFromPlan, presharedKeySecret, PRIVATE_KEY_SECRET } from "./render";
 import { operatorConfigSpec, renderOperatorConfig } from "./operator";
 import { OverlayPlan, planOverlay } from "./plan";
 
@@ -14,7 +15,7 @@ export interface WireGuardMeshInternals {
     readonly nodes: Record<
         string,
         {
-            readonly node: WireGuardNode;
+            readonly node: PlannedWireGuardNode;
             readonly installStep: command.remote.Command;
             readonly configStep: command.remote.Command;
             /** Overlay address (known at plan time). */
@@ -40,9 +41,13 @@ export class WireGuardMesh extends pulumi.ComponentResource {
      */
     public readonly operatorConfigs: pulumi.Output<Record<string, string>>;
 
-    constructor(name: string, args: WireGuardMeshArgs, opts?: pulumi.ComponentResourceOptions) {
+    /**
+     * @param planned the overlay plan, when the caller already validated the args and planned them (the cluster
+     * composition does, so nothing is validated twice); otherwise `planOverlay(args)` does both here.
+     */
+    constructor(name: string, args: WireGuardMeshArgs, opts?: pulumi.ComponentResourceOptions, planned?: OverlayPlan) {
         super("hybridinfra:index:WireGuardMesh", name, {}, opts);
-        const plan = planOverlay(args);
+        const plan = planned ?? planOverlay(args);
         const hostsByName = new Map(args.hosts.map((h) => [h.name, h]));
 
         const privateKeys: Record<string, pulumi.Output<string>> = {};
@@ -68,41 +73,25 @@ export class WireGuardMesh extends pulumi.ComponentResource {
         }
         const pskOf = (a: string, b: string): pulumi.Output<string> | undefined => psks.get(a < b ? `${a}/${b}` : `${b}/${a}`);
 
-        const addressOf = new Map(plan.nodes.map((n) => [n.name, n.address]));
         const nodes: WireGuardMeshInternals["nodes"] = {};
         for (const n of plan.nodes) {
             const host = hostsByName.get(n.name)!;
-            const peers: WireGuardPeerArgs[] = n.peers.map((p) => {
-                const psk = p.presharedKey ? pskOf(n.name, p.name) : undefined;
-                return {
-                    name: p.name,
-                    publicKey: publicKeys[p.name],
-                    ...(p.endpoint !== undefined ? { endpoint: p.endpoint } : {}),
-                    allowedIps: [...p.allowedIps],
-                    ...(p.persistentKeepalive !== undefined ? { persistentKeepalive: p.persistentKeepalive } : {}),
-                    ...(psk !== undefined ? { presharedKey: psk } : {}),
-                    ...(addressOf.has(p.name) ? { address: addressOf.get(p.name)! } : {}),
-                };
-            });
-            const node = new WireGuardNode(
+            const secrets: Record<string, pulumi.Input<string>> = { [PRIVATE_KEY_SECRET]: privateKeys[n.name] };
+            for (const p of n.peers) if (p.presharedKey) secrets[presharedKeySecret(p.name)] = pskOf(n.name, p.name)!;
+            // Public keys are public: unsecret them so the config text stays visible in `pulumi preview --diff`.
+            const peerKeys = pulumi.unsecret(pulumi.all(Object.fromEntries(n.peers.map((p) => [p.name, publicKeys[p.name]]))));
+            const node = new PlannedWireGuardNode(
                 `${name}-${n.name}`,
                 {
                     host,
                     ...(host.jumpHost !== undefined ? { jumpHost: hostsByName.get(host.jumpHost)! } : {}),
-                    address: n.address,
-                    overlayCidr: plan.cidr,
                     interfaceName: plan.interfaceName,
-                    listenPort: plan.listenPort,
-                    mtu: n.mtu,
+                    address: n.address,
+                    spec: peerKeys.apply((keys) => interfaceSpecFromPlan(plan, n.name, keys as Record<string, string>)),
+                    secrets,
                     privateKey: privateKeys[n.name],
-                    peers,
-                    forward: n.forward,
-                    lan: [...n.lan],
-                    openListenPort: n.openListenPort,
                 },
                 { parent: this, ...(opts?.dependsOn !== undefined ? { dependsOn: opts.dependsOn } : {}) },
-                // k3s.clusterCidr / k3s.serviceCidr reach the mesh as podCidr / serviceCidr.
-                { trustedSources: [plan.podCidr, plan.serviceCidr] },
             );
             const steps = wireGuardNodeInternals(node);
             nodes[n.name] = { node, installStep: steps.installStep, configStep: steps.configStep, address: n.address };

@@ -174,9 +174,104 @@ export function validateWireGuardNode(args: WireGuardNodeArgs, path = "node"): v
     (args.lan ?? []).forEach((l, j) => checkCidr(`${path}.lan[${j}]`, l, "192.168.50.0/24"));
 }
 
+/** The component type token of a host's interface, whether it was made alone or by a mesh (same URNs). */
+const WIREGUARD_NODE_TYPE = "hybridinfra:index:WireGuardNode";
+
 /**
- * The WireGuard interface of one host: a `wg-install` step (tools, userspace fallback) and a `wg-config`
- * step (config file, live `wg syncconf`, boot, forwarding and firewall), the second after the first.
+ * Everything the two host steps of one interface are registered from: decided once, by the mesh's plan
+ * (`interfaceSpecFromPlan`) or from a node's own args (`interfaceSpecFromArgs`).
+ */
+export interface WireGuardNodeSpec {
+    /** The host, and its jump host when it has one (the connection's proxy). */
+    readonly host: SshHostArgs;
+    readonly jumpHost?: SshHostArgs;
+    readonly interfaceName: string;
+    readonly address: string;
+    /** The interface spec, once the peers' public keys are known. */
+    readonly spec: pulumi.Output<WgInterfaceSpec>;
+    /** Private key and preshared keys, by stdin secret name (`PRIVATE_KEY_SECRET`, `presharedKeySecret`). */
+    readonly secrets: Record<string, pulumi.Input<string>>;
+    readonly privateKey: pulumi.Output<string>;
+}
+
+/**
+ * The internal step factory of one host's interface: a `wg-install` step (tools, userspace fallback) and a
+ * `wg-config` step (config file, live `wg syncconf`, boot, forwarding and firewall), the second after the first.
+ */
+function createWireGuardNodeSteps(parent: pulumi.ComponentResource, name: string, s: WireGuardNodeSpec, opts: pulumi.ComponentResourceOptions | undefined): WireGuardNodeInternals {
+    const hosts = new Map([[s.host.name, s.host], ...(s.jumpHost !== undefined ? ([[s.jumpHost.name, s.jumpHost]] as const) : [])]);
+    const connection = connectionFor(s.host, hosts);
+    const installStep = remoteStep(
+        `${name}-wg-install`,
+        {
+            host: s.host.name,
+            step: "wg-install",
+            connection,
+            // Every host gets an INPUT chain for the overlay (unless firewalld or ufw is in charge).
+            create: renderInstallBody({ interfaceName: s.interfaceName, firewall: true }),
+            delete: renderInstallDeleteBody(),
+        },
+        { parent, ...(opts?.dependsOn !== undefined ? { dependsOn: opts.dependsOn } : {}) },
+    );
+    const configStep = remoteStep(
+        `${name}-wg-config`,
+        { host: s.host.name, step: "wg-config", connection, create: s.spec.apply(renderConfigBody), delete: renderConfigDeleteBody({ interfaceName: s.interfaceName }), secrets: s.secrets },
+        { parent, dependsOn: [installStep] },
+    );
+    return { installStep, configStep };
+}
+
+/** The outputs both kinds of node register. */
+function nodeOutputs(s: WireGuardNodeSpec): { address: pulumi.Output<string>; publicKey: pulumi.Output<string>; interfaceName: pulumi.Output<string> } {
+    return { address: pulumi.output(s.address), publicKey: pulumi.unsecret(s.privateKey.apply(wireguardPublicKey)), interfaceName: pulumi.output(s.interfaceName) };
+}
+
+/** A node's own args, validated, with their defaults applied: the spec its steps are registered from. */
+function interfaceSpecFromArgs(args: WireGuardNodeArgs, firewall: WireGuardNodeFirewall | undefined): WireGuardNodeSpec {
+    // The mesh's podCidr / serviceCidr (checked there); a plain node gets k3s's defaults.
+    const trustedSources = firewall?.trustedSources ?? [OVERLAY_DEFAULTS.podCidr, OVERLAY_DEFAULTS.serviceCidr];
+    trustedSources.forEach((c, j) => checkCidr(`firewall.trustedSources[${j}]`, c, OVERLAY_DEFAULTS.podCidr));
+    const interfaceName = args.interfaceName ?? OVERLAY_DEFAULTS.interfaceName;
+    const lan = args.lan ?? [];
+    const forward = args.forward ?? lan.length > 0;
+    const openListenPort = args.openListenPort ?? forward;
+    const privateKey = pulumi.secret(args.privateKey);
+    const secrets: Record<string, pulumi.Input<string>> = { [PRIVATE_KEY_SECRET]: privateKey };
+    for (const p of args.peers) {
+        if (p.presharedKey !== undefined) secrets[presharedKeySecret(p.name)] = pulumi.secret(p.presharedKey);
+    }
+    // Public keys are public: unsecret them so the config text stays visible in `pulumi preview --diff`.
+    const peerKeys = pulumi.unsecret(pulumi.all(args.peers.map((p) => p.publicKey)));
+    const spec = peerKeys.apply(
+        (keys): WgInterfaceSpec => ({
+            host: args.host.name,
+            interfaceName,
+            address: args.address,
+            overlayCidr: parseCidr(args.overlayCidr ?? OVERLAY_DEFAULTS.cidr)!.text,
+            listenPort: args.listenPort ?? OVERLAY_DEFAULTS.listenPort,
+            mtu: args.mtu ?? OVERLAY_DEFAULTS.mtu,
+            forward,
+            openListenPort,
+            trustedSources: trustedSources.map((c) => parseCidr(c)!.text),
+            lan: lan.map((l) => parseCidr(l)!.text),
+            peers: args.peers.map((p, i) => ({
+                name: p.name,
+                publicKey: keys[i],
+                ...(p.endpoint !== undefined ? { endpoint: p.endpoint } : {}),
+                allowedIps: p.allowedIps,
+                ...(p.persistentKeepalive !== undefined ? { persistentKeepalive: p.persistentKeepalive } : {}),
+                presharedKey: p.presharedKey !== undefined,
+                ...(p.address !== undefined ? { address: p.address } : {}),
+            })),
+        }),
+    );
+    return { host: args.host, ...(args.jumpHost !== undefined ? { jumpHost: args.jumpHost } : {}), interfaceName, address: args.address, spec, secrets, privateKey };
+}
+
+/**
+ * The WireGuard interface of one host, used on its own: its args are validated and defaulted here, then its
+ * `wg-install` and `wg-config` steps are registered (see `createWireGuardNodeSteps`). A `WireGuardMesh` makes
+ * its nodes from its plan instead, without validating them again (`PlannedWireGuardNode`).
  */
 export class WireGuardNode extends pulumi.ComponentResource {
     /** The node's overlay address. */
@@ -187,76 +282,33 @@ export class WireGuardNode extends pulumi.ComponentResource {
     public readonly interfaceName: pulumi.Output<string>;
 
     constructor(name: string, args: WireGuardNodeArgs, opts?: pulumi.ComponentResourceOptions, firewall?: WireGuardNodeFirewall) {
-        super("hybridinfra:index:WireGuardNode", name, {}, opts);
+        super(WIREGUARD_NODE_TYPE, name, {}, opts);
         validateWireGuardNode(args);
-        // The mesh's podCidr / serviceCidr (checked there); a plain node gets k3s's defaults.
-        const trustedSources = firewall?.trustedSources ?? [OVERLAY_DEFAULTS.podCidr, OVERLAY_DEFAULTS.serviceCidr];
-        trustedSources.forEach((c, j) => checkCidr(`firewall.trustedSources[${j}]`, c, OVERLAY_DEFAULTS.podCidr));
-        const interfaceName = args.interfaceName ?? OVERLAY_DEFAULTS.interfaceName;
-        const lan = args.lan ?? [];
-        const forward = args.forward ?? lan.length > 0;
-        const openListenPort = args.openListenPort ?? forward;
-        const hosts = new Map([[args.host.name, args.host], ...(args.jumpHost !== undefined ? ([[args.jumpHost.name, args.jumpHost]] as const) : [])]);
-        const connection = connectionFor(args.host, hosts);
-        const privateKey = pulumi.secret(args.privateKey);
+        const s = interfaceSpecFromArgs(args, firewall);
+        setInternals<WireGuardNodeInternals>(this, createWireGuardNodeSteps(this, name, s, opts));
+        ({ address: this.address, publicKey: this.publicKey, interfaceName: this.interfaceName } = nodeOutputs(s));
+        this.registerOutputs({ address: this.address, publicKey: this.publicKey, interfaceName: this.interfaceName });
+    }
+}
 
-        const installStep = remoteStep(
-            `${name}-wg-install`,
-            {
-                host: args.host.name,
-                step: "wg-install",
-                connection,
-                // Every host gets an INPUT chain for the overlay (unless firewalld or ufw is in charge).
-                create: renderInstallBody({ interfaceName, firewall: true }),
-                delete: renderInstallDeleteBody(),
-            },
-            { parent: this, ...(opts?.dependsOn !== undefined ? { dependsOn: opts.dependsOn } : {}) },
-        );
+/**
+ * A mesh's node: the same component type as `WireGuardNode` (so the same URNs), registered from the spec the
+ * mesh's plan decided (`interfaceSpecFromPlan`), with nothing validated or defaulted a second time. Internal.
+ */
+export class PlannedWireGuardNode extends pulumi.ComponentResource {
+    public readonly address: pulumi.Output<string>;
+    public readonly publicKey: pulumi.Output<string>;
+    public readonly interfaceName: pulumi.Output<string>;
 
-        const secrets: Record<string, pulumi.Input<string>> = { [PRIVATE_KEY_SECRET]: privateKey };
-        for (const p of args.peers) {
-            if (p.presharedKey !== undefined) secrets[presharedKeySecret(p.name)] = pulumi.secret(p.presharedKey);
-        }
-        // Public keys are public: unsecret them so the config text stays visible in `pulumi preview --diff`.
-        const peerKeys = pulumi.unsecret(pulumi.all(args.peers.map((p) => p.publicKey)));
-        const spec = peerKeys.apply(
-            (keys): WgInterfaceSpec => ({
-                host: args.host.name,
-                interfaceName,
-                address: args.address,
-                overlayCidr: parseCidr(args.overlayCidr ?? OVERLAY_DEFAULTS.cidr)!.text,
-                listenPort: args.listenPort ?? OVERLAY_DEFAULTS.listenPort,
-                mtu: args.mtu ?? OVERLAY_DEFAULTS.mtu,
-                forward,
-                openListenPort,
-                trustedSources: trustedSources.map((c) => parseCidr(c)!.text),
-                lan: lan.map((l) => parseCidr(l)!.text),
-                peers: args.peers.map((p, i) => ({
-                    name: p.name,
-                    publicKey: keys[i],
-                    ...(p.endpoint !== undefined ? { endpoint: p.endpoint } : {}),
-                    allowedIps: p.allowedIps,
-                    ...(p.persistentKeepalive !== undefined ? { persistentKeepalive: p.persistentKeepalive } : {}),
-                    presharedKey: p.presharedKey !== undefined,
-                    ...(p.address !== undefined ? { address: p.address } : {}),
-                })),
-            }),
-        );
-        const configStep = remoteStep(
-            `${name}-wg-config`,
-            { host: args.host.name, step: "wg-config", connection, create: spec.apply(renderConfigBody), delete: renderConfigDeleteBody({ interfaceName }), secrets },
-            { parent: this, dependsOn: [installStep] },
-        );
-
-        this.address = pulumi.output(args.address);
-        this.publicKey = pulumi.unsecret(privateKey.apply(wireguardPublicKey));
-        this.interfaceName = pulumi.output(interfaceName);
-        setInternals<WireGuardNodeInternals>(this, { installStep, configStep });
+    constructor(name: string, spec: WireGuardNodeSpec, opts?: pulumi.ComponentResourceOptions) {
+        super(WIREGUARD_NODE_TYPE, name, {}, opts);
+        setInternals<WireGuardNodeInternals>(this, createWireGuardNodeSteps(this, name, spec, opts));
+        ({ address: this.address, publicKey: this.publicKey, interfaceName: this.interfaceName } = nodeOutputs(spec));
         this.registerOutputs({ address: this.address, publicKey: this.publicKey, interfaceName: this.interfaceName });
     }
 }
 
 /** The host steps of a node, for ordering other steps after them. */
-export function wireGuardNodeInternals(node: WireGuardNode): WireGuardNodeInternals {
+export function wireGuardNodeInternals(node: WireGuardNode | PlannedWireGuardNode): WireGuardNodeInternals {
     return getInternals<WireGuardNodeInternals>(node);
 }
