@@ -15,7 +15,7 @@ export const DEFAULT_BACKUP_S3_SECRET_CONFIG = "backupS3SecretKey";
  */
 export function k3sArgsFromConfig(k3s: NonNullable<ClusterConfig["k3s"]>, readSecret: (key: string) => string | undefined): ClusterK3sArgs {
     const s3 = k3s.backup?.s3;
-    if (s3 === undefined) return k3s as ClusterK3sArgs;
+    if (s3 === undefined) return { ...k3s, ...(k3s.backup !== undefined ? { backup: { ...k3s.backup, s3: undefined } } : {}) };
     const { secretKeyConfig, ...rest } = s3;
     const key = secretKeyConfig ?? DEFAULT_BACKUP_S3_SECRET_CONFIG;
     let secretKey: pulumi.Output<string> | undefined;
@@ -30,5 +30,5 @@ export function k3sArgsFromConfig(k3s: NonNullable<ClusterConfig["k3s"]>, readSe
         }
         secretKey = pulumi.secret(value);
     }
-    return { ...k3s, backup: { ...k3s.backup, s3: { ...rest, ...(secretKey !== undefined ? { secretKey } : {}) } } } as ClusterK3sArgs;
+    return { ...k3s, backup: { ...k3s.backup, s3: { ...rest, ...(secretKey !== undefined ? { secretKey } : {}) } } };
 }

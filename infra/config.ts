@@ -6,6 +6,15 @@
  */
 import { z } from "zod";
 import {
+    Datastore,
+    FailoverProfile,
+    HostRole,
+    IngressMode,
+    OverlayKind,
+    SSH_ADDRESS_FIX,
+    sshAddressProblem,
+    TlsMode,
+    Topology,
     clusterConsistencyProblems,
     clusterReachProblems,
     KEEPALIVE_FIX,
@@ -26,12 +35,18 @@ const ipv4 = /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]
 const cidr = /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}\/([0-9]|[12]\d|3[0-2])$/;
 const hostname = /^(?=.{1,253}$)(\*\.)?([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$/;
 const address = /^[A-Za-z0-9.-]+$/;
+/** An SSH address, by the library's one rule (`sshAddressProblem`: IPv4, IPv6 or a DNS name). */
+const sshAddress = z.string().superRefine((value, ctx) => {
+    const problem = sshAddressProblem(value);
+    if (problem !== undefined) ctx.addIssue({ code: "custom", message: problem });
+});
 const endpoint = /^[A-Za-z0-9.-]+(:[0-9]{1,5})?$/;
 
-const Role = z.enum(["hub", "server", "agent", "ingress"]);
+// Every enum is the model's own constant: the schema cannot offer a value the components do not know.
+const Role = z.enum(HostRole);
 
 const Ssh = z.strictObject({
-    host: z.string().min(1).regex(address),
+    host: sshAddress,
     port: z.number().int().min(1).max(65535).optional(),
     user: z.string().min(1).optional(),
     hostKey: z.string().min(1).optional(),
@@ -61,8 +76,8 @@ const Host = z.strictObject({
 });
 
 const Overlay = z.strictObject({
-    kind: z.enum(["wireguard", "tailscale"]).optional(),
-    topology: z.enum(["hub", "mesh", "locations"]).optional(),
+    kind: z.enum(OverlayKind).optional(),
+    topology: z.enum(Topology).optional(),
     cidr: z.string().regex(cidr).optional(),
     listenPort: z.number().int().min(1).max(65535).optional(),
     interfaceName: z.string().regex(/^[a-zA-Z0-9_=+.-]{1,15}$/).optional(),
@@ -82,9 +97,9 @@ const K3s = z.strictObject({
     channel: z.string().regex(/^[a-z0-9.-]+$/).optional(),
     mirrorUrl: z.string().url().optional(),
     airgap: z.strictObject({ binaryPath: z.string().min(1), imagesPath: z.string().min(1), installScriptPath: z.string().min(1).optional() }).optional(),
-    datastore: z.enum(["sqlite", "etcd", "external"]).optional(),
+    datastore: z.enum(Datastore).optional(),
     allowEtcdAcrossLocations: z.boolean().optional(),
-    failoverProfile: z.enum(["default", "lossy-link", "fast"]).optional(),
+    failoverProfile: z.enum(FailoverProfile).optional(),
     disable: z.array(z.string().min(1)).optional(),
     kubeletArgs: z.array(z.string().min(1)).optional(),
     kubeControllerManagerArgs: z.array(z.string().min(1)).optional(),
@@ -121,8 +136,8 @@ const K3s = z.strictObject({
 });
 
 const Ingress = z.strictObject({
-    mode: z.enum(["traefik", "cloudflare-tunnel", "cloud-forward"]).optional(),
-    tls: z.enum(["none", "private-ca", "existing-secret", "cloudflare-origin-ca", "cert-manager"]).optional(),
+    mode: z.enum(IngressMode).optional(),
+    tls: z.enum(TlsMode).optional(),
     tlsSecretName: z.string().min(1).optional(),
     forwardHost: z.string().regex(label).optional(),
     cloudflare: z
@@ -226,7 +241,7 @@ function keysAt(path: Path): string[] {
 }
 
 const FIXES: Record<string, string> = {
-    "ssh.host": "set the SSH address (IP or DNS name) of the machine",
+    "ssh.host": SSH_ADDRESS_FIX,
     "ssh.port": "use the port sshd listens on, an integer from 1 to 65535 (22 by default)",
     "ssh.dialErrorLimit": "use -1 (no limit) or a count from 1 to 10000, e.g. 30 for a machine that sleeps (default 10)",
     "ssh.perDialTimeout": "use whole seconds from 0 (no limit) to 3600, e.g. 30 for a slow link (default 15)",

@@ -26,7 +26,7 @@ import {
 } from "@hybridinfra/components";
 import { k3sArgsFromConfig } from "./backup";
 import { ClusterConfig, ConfigValidationError, parseClusterConfig } from "./config";
-import { PROJECT } from "./stack";
+import { PROJECT } from "./project";
 
 /**
  * Reads a secret config key synchronously, so it can be validated before any resource is registered, and
@@ -67,7 +67,7 @@ export function clusterArgsFromConfig(cfg: ClusterConfig): HybridClusterArgs {
             privateKey = pulumi.secret(k);
         }
         const { privateKeyConfig: _unused, ...ssh } = h.ssh;
-        return { ...h, ssh: { ...ssh, ...(privateKey !== undefined ? { privateKey } : {}) } } as ClusterHostArgs;
+        return { ...h, ssh: { ...ssh, ...(privateKey !== undefined ? { privateKey } : {}) } };
     });
     const apps: ClusterAppArgs[] = (cfg.apps ?? []).map((a, i) => {
         const secretEnv: Record<string, pulumi.Input<string>> = {};
@@ -75,7 +75,7 @@ export function clusterArgsFromConfig(cfg: ClusterConfig): HybridClusterArgs {
             const v = readSecret(key, { why: `by apps[${i}].secretEnv.${env}`, how: `pulumi config set --secret ${key} <value>` });
             secretEnv[env] = v!;
         }
-        return { ...a, ...(a.secretEnv !== undefined ? { secretEnv } : {}) } as ClusterAppArgs;
+        return { ...a, ...(a.secretEnv !== undefined ? { secretEnv } : {}) };
     });
     if (cfg.k3s?.datastore === "external") {
         // Checked here, where the secret is still text; its value is never shown.
@@ -87,7 +87,7 @@ export function clusterArgsFromConfig(cfg: ClusterConfig): HybridClusterArgs {
     const tunnel = cfg.ingress?.mode === "cloudflare-tunnel";
     const external = cfg.k3s?.datastore === "external";
     return {
-        ...(cfg as Omit<ClusterConfig, "hosts" | "apps">),
+        ...cfg,
         ...(cfg.k3s !== undefined ? { k3s: k3sArgsFromConfig(cfg.k3s, rawSecret) } : {}),
         hosts,
         apps,
@@ -101,7 +101,7 @@ export function clusterArgsFromConfig(cfg: ClusterConfig): HybridClusterArgs {
         ...(tunnel
             ? { cloudflareApiToken: readSecret("cloudflareApiToken", { why: "by ingress.mode cloudflare-tunnel", how: "pulumi config set --secret cloudflareApiToken <token with Tunnel:Edit and DNS:Edit>" }) }
             : {}),
-    } as HybridClusterArgs;
+    };
 }
 
 export interface ProgramOutputs {

@@ -19,7 +19,7 @@ import * as crypto from "node:crypto";
 import * as net from "node:net";
 import { hybridClusterInternals } from "../components/src/cluster";
 import { OverlayPlan, PlannedNode, RERESOLVE_AFTER_SECONDS, RERESOLVE_INTERVAL_SECONDS, WireGuardMesh, wireGuardMeshInternals } from "../components/src/wireguard";
-import { loadStack } from "../infra/stack";
+import { loadStack } from "./stack";
 import { COMMAND_TYPE, renderTree, runStack, stepIdentity } from "./render-lib";
 import { connectionFromInputs, ExecResult, SshConnection, sshExec } from "./ssh";
 

@@ -9,7 +9,7 @@
  * cluster's key), `--ssh-key name=FILE` the one for a host's `ssh.privateKeyConfig: name`.
  */
 import * as fs from "node:fs";
-import { listStacks } from "../infra/stack";
+import { listStacks } from "./stack";
 import { CheckGroup, formatReport, runDoctor } from "./doctor-lib";
 
 const USAGE = "usage: npm run doctor -- --stack <name> [--ssh-key FILE | --ssh-key CONFIGKEY=FILE ...] [--skip k3s,files] [--json]";

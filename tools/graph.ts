@@ -192,7 +192,7 @@ interface HostSource {
 
 function hostSources(c: ClusterComposition): HostSource[] {
     const clusterHosts = new Map<string, ClusterHostArgs>();
-    for (const h of [...c.plan.servers, ...c.plan.agents, ...(c.plan.forwardHost !== undefined ? [c.plan.forwardHost] : [])]) clusterHosts.set(h.name, h);
+    for (const h of [...c.servers, ...c.agents, ...(c.forwardHost !== undefined ? [c.forwardHost] : [])]) clusterHosts.set(h.name, h);
     if (c.wireguard !== undefined) {
         return c.wireguard.hosts.map((h) => ({
             ssh: h,
@@ -304,11 +304,11 @@ export function graphData(run: StackRun): GraphData {
     const agents = new Set(k3s.agents);
 
     const ingressOf = (s: HostSource): string | undefined => {
-        if (c.plan.ingressMode === IngressMode.CloudForward && c.plan.forwardHost?.name === s.ssh.name) {
+        if (c.ingressMode === IngressMode.CloudForward && c.forwardHost?.name === s.ssh.name) {
             return "forwards public 80/443 over the overlay to Traefik on the k3s servers";
         }
         const k3sNode = servers.has(s.ssh.name) || agents.has(s.ssh.name);
-        if (c.plan.ingressMode === IngressMode.Traefik && k3sNode && s.publicEndpoint !== undefined) return "Traefik on public 80/443";
+        if (c.ingressMode === IngressMode.Traefik && k3sNode && s.publicEndpoint !== undefined) return "Traefik on public 80/443";
         return undefined;
     };
 
@@ -363,7 +363,7 @@ export function graphData(run: StackRun): GraphData {
     return {
         stack,
         overlay,
-        ingressMode: c.plan.ingressMode,
+        ingressMode: c.ingressMode,
         locations: [...new Set(hosts.map((h) => h.location))].sort(),
         hosts,
         peers: plan !== undefined ? peersOf(plan) : [],

@@ -6,7 +6,7 @@
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { listStacks } from "../infra/stack";
+import { listStacks } from "./stack";
 import { DOT_MISSING, dotToSvg, graphData, toDot } from "./graph";
 import { runStack } from "./render-lib";
 

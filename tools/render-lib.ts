@@ -10,7 +10,7 @@
  */
 import { record, Recording, RecordedResource, OutputFactory, CallHandler } from "../tests/harness/mocks";
 import { extractProgram } from "../tests/harness/shellcheck";
-import { loadStack, PROJECT } from "../infra/stack";
+import { loadStack, PROJECT } from "./stack";
 import { ProgramOutputs, ProgramResult, runProgram } from "../infra/program";
 import type { HybridCluster } from "../components/src/cluster";
 import { KUBECONFIG_BEGIN, KUBECONFIG_END } from "../components/src/k3s/scripts";

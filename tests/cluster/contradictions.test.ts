@@ -9,7 +9,7 @@ import { Datastore } from "../../components/src/k3s";
 import { HybridInfraConfigErrors } from "../../components/src/util/errors";
 import { preferredAddress } from "../../components/src/wireguard";
 import { runProgram } from "../../infra/program";
-import { loadStack, PROJECT } from "../../infra/stack";
+import { loadStack, PROJECT } from "../../tools/stack";
 import { record } from "../harness/mocks";
 import { TEST_KEY } from "../harness/fixtures";
 import { composeMessage } from "../harness/config";

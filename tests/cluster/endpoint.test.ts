@@ -3,7 +3,7 @@
 import { describe, it } from "node:test";
 import * as assert from "node:assert/strict";
 import { configProblems } from "../harness/config";
-import { loadStack } from "../../infra/stack";
+import { loadStack } from "../../tools/stack";
 import { runStack } from "../../tools/render-lib";
 import { settle } from "../harness/mocks";
 import { extractProgram } from "../harness/shellcheck";

@@ -2,7 +2,7 @@
 // change must re-run the k3s install step (which restarts k3s when config.yaml changed) on the affected nodes.
 import { describe, it } from "node:test";
 import * as assert from "node:assert/strict";
-import { loadStack } from "../../infra/stack";
+import { loadStack } from "../../tools/stack";
 import { runStack } from "../../tools/render-lib";
 import { extractProgram } from "../harness/shellcheck";
 

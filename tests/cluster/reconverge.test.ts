@@ -5,7 +5,7 @@
 import { describe, it } from "node:test";
 import * as assert from "node:assert/strict";
 import { parseClusterConfig } from "../../infra/config";
-import { loadStack } from "../../infra/stack";
+import { loadStack } from "../../tools/stack";
 import { runStack } from "../../tools/render-lib";
 import { reconvergeLine } from "../../components/src/host";
 import { Action, planRun, stepsFromRecording } from "../lab/runner";

@@ -2,7 +2,7 @@ import { describe, it } from "node:test";
 import * as assert from "node:assert/strict";
 import fc from "fast-check";
 import { ConfigValidationError, parseClusterConfig } from "../../infra/config";
-import { listStacks, loadStack } from "../../infra/stack";
+import { listStacks, loadStack } from "../../tools/stack";
 
 const good = () => ({
     hosts: [

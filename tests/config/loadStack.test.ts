@@ -6,8 +6,9 @@ import * as assert from "node:assert/strict";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
+import { spawnSync } from "node:child_process";
 import { describe, it } from "node:test";
-import { loadStack, PROJECT } from "../../infra/stack";
+import { loadStack, PROJECT } from "../../tools/stack";
 import { validatePrivateKey } from "../../components/src";
 
 function withStack(yaml: string, fn: (dir: string) => void): void {
@@ -60,5 +61,24 @@ describe("loadStack on a user's stack file", () => {
             assert.equal(s.config[`${PROJECT}:b2Key`], "PLACEHOLDER-b2Key-secret-value");
             assert.equal(s.config[`${PROJECT}:backupS3SecretKey`], undefined);
         });
+    });
+});
+
+describe("the program's runtime path", () => {
+    it("`pulumi up` loads no tool: the offline loader (tools/stack.ts) and js-yaml, a devDependency, stay out of infra/", () => {
+        const repo = path.resolve(__dirname, "..", "..");
+        // What infra/index.ts pulls in, as the language host loads it: every module file, and who required js-yaml.
+        const probe = [
+            `require(${JSON.stringify(path.join(repo, "infra", "program.ts"))});`,
+            "const mods = Object.values(require.cache);",
+            `const ours = mods.filter((m) => m.id.startsWith(${JSON.stringify(repo + path.sep)}) && !m.id.includes("node_modules"));`,
+            "console.log(JSON.stringify({ ours: ours.map((m) => m.id), yamlFromOurs: ours.filter((m) => m.children.some((c) => c.id.includes(`${require('path').sep}js-yaml${require('path').sep}`))).map((m) => m.id) }));",
+        ].join("\n");
+        const res = spawnSync(process.execPath, ["--import", "tsx", "-e", probe], { cwd: repo, encoding: "utf8" });
+        assert.equal(res.status, 0, res.stderr);
+        const { ours, yamlFromOurs } = JSON.parse(res.stdout.trim().split("\n").pop()!) as { ours: string[]; yamlFromOurs: string[] };
+        assert.ok(ours.some((m) => m.endsWith(path.join("infra", "program.ts"))), "the probe loaded the program");
+        assert.deepEqual(ours.filter((m) => m.includes(`${path.sep}tools${path.sep}`)), [], "no tool module on the program's path");
+        assert.deepEqual(yamlFromOurs, [], "none of our modules requires js-yaml");
     });
 });

@@ -18,7 +18,7 @@ import type { ConfigValue, EngineEvent } from "@pulumi/pulumi/automation";
 import { CLOUDFLARED_IMAGE, composeCluster, createCloudflaredConnector, ExposedApp, ExposedAppArgs, IngressMode, planNodeConfig, TlsMode, REGION_LABEL, NodeRole } from "../../components/src";
 import { parseClusterConfig } from "../../infra/config";
 import { clusterArgsFromConfig } from "../../infra/program";
-import { listStacks, loadStack, PROJECT } from "../../infra/stack";
+import { listStacks, loadStack, PROJECT } from "../../tools/stack";
 import { ControlPlane, createNodes, KubeClient, startControlPlane, waitFor } from "../harness/controlplane";
 import { changes, createEngineStack, EngineStack, skipIngressAwait } from "../harness/engine";
 import { realPartsSkipReason } from "../harness/realParts";
@@ -40,7 +40,7 @@ function clusterSide(): { apps: ExposedAppArgs[]; tunnelName?: string } {
     const args = clusterArgsFromConfig(cfg);
     const c = composeCluster(args);
     const apps = c.apps.map((a) => (a.tls?.mode === TlsMode.PrivateCa ? { ...a, tls: { mode: TlsMode.ExistingSecret, secretName: `${a.appName}-tls` } } : a));
-    const tunnel = c.plan.ingressMode === IngressMode.CloudflareTunnel;
+    const tunnel = c.ingressMode === IngressMode.CloudflareTunnel;
     return { apps, ...(tunnel ? { tunnelName: args.ingress?.cloudflare?.tunnelName ?? pulumi.getStack() } : {}) };
 }
 

@@ -10,7 +10,7 @@ import { after, before, describe, it } from "node:test";
 import * as pulumi from "@pulumi/pulumi";
 import type { ConfigValue } from "@pulumi/pulumi/automation";
 import { main } from "../../infra/program";
-import { loadStack, PROJECT } from "../../infra/stack";
+import { loadStack, PROJECT } from "../../tools/stack";
 import { createEngineStack, ENGINE_REQUIRED, engineMissing, EngineStack, lateRejections, stackConfigValues } from "../harness/engine";
 
 const missing = engineMissing();

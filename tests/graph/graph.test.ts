@@ -9,7 +9,7 @@ import { before, describe, it } from "node:test";
 import * as assert from "node:assert/strict";
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { listStacks } from "../../infra/stack";
+import { listStacks } from "../../tools/stack";
 import { renderTree, runStack, stepIdentity, StackRun } from "../../tools/render-lib";
 import { GraphData, GraphRole, graphData, sshPathOf, SshPathKind, stableSvg, toDot } from "../../tools/graph";
 import { cidr, cidrContainsCidr } from "../../components/src/util/cidr";

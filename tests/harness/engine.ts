@@ -13,7 +13,7 @@ import { tmpdir } from "node:os";
 import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import * as automation from "@pulumi/pulumi/automation";
-import { loadStack } from "../../infra/stack";
+import { loadStack } from "../../tools/stack";
 
 export const TOOLS_DIR = path.resolve(__dirname, "../../.tools");
 export const PULUMI_BIN = path.join(TOOLS_DIR, "bin", "pulumi");

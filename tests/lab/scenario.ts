@@ -14,7 +14,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { connectionFor, remoteStep, secretPlaceholder, SshHostArgs, validateSshHosts, writeFileSnippet } from "../../components/src/host";
 import { OverlayPlan, WireGuardHostArgs, WireGuardMesh, wireGuardMeshInternals } from "../../components/src/wireguard";
 import { hybridClusterInternals } from "../../components/src/cluster";
-import { loadStack } from "../../infra/stack";
+import { loadStack } from "../../tools/stack";
 import { runStack } from "../../tools/render-lib";
 import type { Recording } from "../harness/mocks";
 import { labHostState, LabState, readLabState } from "../../lab/lab";

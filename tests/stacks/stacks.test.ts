@@ -4,7 +4,7 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { spawnSync } from "node:child_process";
-import { listStacks, loadStack } from "../../infra/stack";
+import { listStacks, loadStack } from "../../tools/stack";
 import { REDACTED, renderTree, runStack } from "../../tools/render-lib";
 import { settle } from "../harness/mocks";
 import { assertShellcheckAll } from "../harness/shellcheck";

@@ -222,7 +222,7 @@ describe("operator peers under the mock engine", () => {
     });
 
     it("the stack program: overlay.operators gives the secret output operatorConfigs, empty without operators", async () => {
-        const cluster = JSON.parse((await import("../../infra/stack")).loadStack("lab").config["hybrid-infra:cluster"]);
+        const cluster = JSON.parse((await import("../../tools/stack")).loadStack("lab").config["hybrid-infra:cluster"]);
         const plain = await runStack("lab");
         assert.deepEqual(await settle(plain.outputs.operatorConfigs), { value: {}, known: true, secret: true });
         cluster.overlay.operators = [{ name: "laptop" }];

@@ -1,3 +1,4 @@
+import * as net from "node:net";
 import * as pulumi from "@pulumi/pulumi";
 import { HybridInfraConfigError, showValue, throwAll } from "../util/errors";
 import { sshReachProblems } from "./reach";
@@ -95,6 +96,20 @@ export function validatePrivateKey(path: string, key: string): void {
     }
 }
 
+/** The fix for an SSH address that `sshAddressProblem` rejects (the stack config's `hosts[i].ssh.host`). */
+export const SSH_ADDRESS_FIX = "set the SSH address of the machine: a bare IPv4 or IPv6 address or DNS name, without a user or port (those are ssh.user and ssh.port)";
+
+/**
+ * What is wrong with an SSH address, or undefined when it is one: an IPv4 or IPv6 address (`2001:db8::1`,
+ * no brackets) or a DNS name. The one rule for it: the stack config's schema and `validateSshHosts` both use it.
+ */
+export function sshAddressProblem(address: unknown): string | undefined {
+    if (typeof address !== "string" || address.trim() === "") return "is empty";
+    if (/\s/.test(address)) return "must not contain spaces";
+    if (net.isIP(address) === 0 && !/^[A-Za-z0-9.-]+$/.test(address)) return "is not an IP address or DNS name";
+    return undefined;
+}
+
 /**
  * Validates a list of SSH hosts before any resource is registered.
  * @param hosts the hosts
@@ -119,19 +134,9 @@ export function validateSshHosts(hosts: readonly SshHostArgs[], path = "hosts"):
             );
         }
         names.set(h.name, i);
-        if (typeof h.address !== "string" || h.address.trim() === "") {
-            throw new HybridInfraConfigError(
-                `${at}.ssh.host`,
-                `is empty for host ${showValue(h.name)}, got ${showValue(h.address)}`,
-                "set the SSH address (IP or DNS name) of the machine",
-            );
-        }
-        if (/\s/.test(h.address)) {
-            throw new HybridInfraConfigError(
-                `${at}.ssh.host`,
-                `must not contain spaces, got ${showValue(h.address)}`,
-                "set a bare IP address or DNS name, without a user or port",
-            );
+        const addressProblem = sshAddressProblem(h.address);
+        if (addressProblem !== undefined) {
+            throw new HybridInfraConfigError(`${at}.ssh.host`, `${addressProblem}${addressProblem.startsWith("is empty") ? ` for host ${showValue(h.name)}` : ""}, got ${showValue(h.address)}`, SSH_ADDRESS_FIX);
         }
         if (h.port !== undefined && (!Number.isInteger(h.port) || h.port < 1 || h.port > 65535)) {
             throw new HybridInfraConfigError(

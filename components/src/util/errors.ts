@@ -110,17 +110,20 @@ export class ProblemList {
 
     /** Adds one problem: `path: problem. Fix: fix`. */
     add(path: string, problem: string, fix: string): void {
-        this.list.push(new HybridInfraConfigError(path, problem, fix));
+        this.push(new HybridInfraConfigError(path, problem, fix));
     }
 
-    /** Adds problems another validator returned. */
+    /**
+     * Adds problems another validator returned. One already in the list (the same path, problem and fix, found
+     * by two checks that share a rule) is kept once.
+     */
     push(...problems: readonly HybridInfraConfigError[]): void {
-        this.list.push(...problems);
+        for (const p of problems) if (!this.list.some((q) => q.message === p.message)) this.list.push(p);
     }
 
     /** Runs a check that throws its problems, and keeps them (see `problemsOf`). */
     collect(check: () => void): void {
-        this.list.push(...problemsOf(check));
+        this.push(...problemsOf(check));
     }
 
     get problems(): readonly HybridInfraConfigError[] {

@@ -4,7 +4,7 @@ import * as random from "@pulumi/random";
 import { getInternals, setInternals } from "../util/internals";
 import { wireguardPublicKey } from "./keys";
 import { WireGuardMeshArgs } from "./model";
-import { PlannedWireGuardNode, wireGuardNodeInternals } from "./node";
+import { createPlannedWireGuardNode, MeshWireGuardNode, wireGuardNodeInternals } from "./node";
 import { interfaceSpecFromPlan, presharedKeySecret, PRIVATE_KEY_SECRET } from "./render";
 import { operatorConfigSpec, renderOperatorConfig } from "./operator";
 import { OverlayPlan, planOverlay } from "./plan";
@@ -15,7 +15,7 @@ export interface WireGuardMeshInternals {
     readonly nodes: Record<
         string,
         {
-            readonly node: PlannedWireGuardNode;
+            readonly node: MeshWireGuardNode;
             readonly installStep: command.remote.Command;
             readonly configStep: command.remote.Command;
             /** Overlay address (known at plan time). */
@@ -80,7 +80,7 @@ export class WireGuardMesh extends pulumi.ComponentResource {
             for (const p of n.peers) if (p.presharedKey) secrets[presharedKeySecret(p.name)] = pskOf(n.name, p.name)!;
             // Public keys are public: unsecret them so the config text stays visible in `pulumi preview --diff`.
             const peerKeys = pulumi.unsecret(pulumi.all(Object.fromEntries(n.peers.map((p) => [p.name, publicKeys[p.name]]))));
-            const node = new PlannedWireGuardNode(
+            const node = createPlannedWireGuardNode(
                 `${name}-${n.name}`,
                 {
                     host,

@@ -295,7 +295,7 @@ export class WireGuardNode extends pulumi.ComponentResource {
  * A mesh's node: the same component type as `WireGuardNode` (so the same URNs), registered from the spec the
  * mesh's plan decided (`interfaceSpecFromPlan`), with nothing validated or defaulted a second time. Internal.
  */
-export class PlannedWireGuardNode extends pulumi.ComponentResource {
+class PlannedWireGuardNode extends pulumi.ComponentResource {
     public readonly address: pulumi.Output<string>;
     public readonly publicKey: pulumi.Output<string>;
     public readonly interfaceName: pulumi.Output<string>;
@@ -309,6 +309,14 @@ export class PlannedWireGuardNode extends pulumi.ComponentResource {
 }
 
 /** The host steps of a node, for ordering other steps after them. */
-export function wireGuardNodeInternals(node: WireGuardNode | PlannedWireGuardNode): WireGuardNodeInternals {
+/** A mesh's node from its planned spec (see `PlannedWireGuardNode`, not exported: no public component). */
+export function createPlannedWireGuardNode(name: string, spec: WireGuardNodeSpec, opts?: pulumi.ComponentResourceOptions): MeshWireGuardNode {
+    return new PlannedWireGuardNode(name, spec, opts);
+}
+
+/** A node a mesh made: the outputs of a `WireGuardNode`. */
+export type MeshWireGuardNode = pulumi.ComponentResource & Pick<WireGuardNode, "address" | "publicKey" | "interfaceName">;
+
+export function wireGuardNodeInternals(node: WireGuardNode | MeshWireGuardNode): WireGuardNodeInternals {
     return getInternals<WireGuardNodeInternals>(node);
 }

@@ -287,6 +287,14 @@ export function planPeers(args: WireGuardMeshArgs, addresses: Record<string, str
 /** Validates the arguments and decides the whole overlay: addresses, peers, forwarding. Pure. */
 export function planOverlay(args: WireGuardMeshArgs): OverlayPlan {
     validateOverlay(args);
+    return decideOverlay(args);
+}
+
+/**
+ * Decides the whole overlay from arguments that `validateOverlay` (or the cluster's validation) already
+ * accepted: addresses, peers, forwarding, and each host's MTU (its own, else the overlay's, else 1420). Pure.
+ */
+export function decideOverlay(args: WireGuardMeshArgs): OverlayPlan {
     const topology = args.topology ?? OVERLAY_DEFAULTS.topology;
     const overlay = parseCidrStrict(args.cidr ?? OVERLAY_DEFAULTS.cidr);
     const listenPort = args.listenPort ?? OVERLAY_DEFAULTS.listenPort;

@@ -1,12 +1,14 @@
 /**
  * Reads a shipped stack file (`stacks/Pulumi.<stack>.yaml`) into the flat config map Pulumi hands a
  * program, so the program can run in-process under the mock engine (offline render, tests, benchmark).
+ * A tool, not part of the program: `pulumi up` never loads it (nor js-yaml, a devDependency).
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
 import * as yaml from "js-yaml";
+import { PROJECT } from "../infra/project";
 
-export const PROJECT = "hybrid-infra";
+export { PROJECT };
 export const STACKS_DIR = path.join(__dirname, "..", "stacks");
 
 /** Secret config keys the program reads, with the placeholder used when running offline. */
