@@ -13,7 +13,7 @@ import * as cloudflare from "@pulumi/cloudflare";
 import { record, Recording, RecordedResource } from "../tests/harness/mocks";
 import { RENDER_CALLS, RENDER_OUTPUTS, customDependencies, stepIdentity } from "../tools/render-lib";
 import { runProgram } from "../infra/program";
-import { PROJECT } from "../infra/stack";
+import { PROJECT } from "../tools/stack";
 import type { ClusterConfig } from "../infra/config";
 import { stackConfig } from "./generate";
 
