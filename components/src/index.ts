@@ -4,6 +4,7 @@ export * from "./host";
 export * from "./wireguard";
 export * from "./tailscale";
 export * from "./k3s";
+export * from "./pki";
 export * from "./apps";
 export * from "./cloudflare";
 export * from "./ingress";
