@@ -1,5 +1,4 @@
 export * from "./model";
 export * from "./validate";
 export * from "./plan";
-export * from "./provider";
 export * from "./exposedApp";
