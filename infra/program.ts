@@ -7,7 +7,9 @@ import * as pulumi from "@pulumi/pulumi";
 import {
     ClusterAppArgs,
     ClusterHostArgs,
-    composeCluster,
+    ClusterPlan,
+    planCluster,
+    withDeployedHosts,
     DATASTORE_ENDPOINT_FIX,
     datastoreEndpointProblem,
     HybridCluster,
@@ -129,13 +131,9 @@ function readClusterConfig(): ClusterConfig {
     return parseClusterConfig(new pulumi.Config(PROJECT).requireObject("cluster"));
 }
 
-/** The k3s settings this config deploys, as recorded for the next run (validates the whole config first). */
-export function k3sSettingsOf(args: HybridClusterArgs): K3sRecordedSettings {
-    return recordK3sSettings(composeCluster(args).k3s);
-}
-
-function composeProgram(args: HybridClusterArgs, settings: K3sRecordedSettings, hosts: string[] = hostsInCluster(args.hosts)): ProgramResult {
-    const cluster = new HybridCluster(pulumi.getStack(), args);
+function composeProgram(args: HybridClusterArgs, settings: K3sRecordedSettings, hosts: string[], plan: ClusterPlan): ProgramResult {
+    // The plan made once for this run (settings, checks) is handed down: the cluster does not plan again.
+    const cluster = new HybridCluster(pulumi.getStack(), args, undefined, plan);
     return {
         cluster,
         outputs: {
@@ -155,7 +153,8 @@ function composeProgram(args: HybridClusterArgs, settings: K3sRecordedSettings, 
 /** The program without the comparison with the previous run (offline render, mock-engine tests, benchmark). */
 export function runProgram(): ProgramResult {
     const args = clusterArgsFromConfig(readClusterConfig());
-    return composeProgram(args, k3sSettingsOf(args));
+    const plan = planCluster(args);
+    return composeProgram(args, recordK3sSettings(plan.k3s), hostsInCluster(args.hosts), plan);
 }
 
 /**
@@ -175,36 +174,40 @@ export async function previousStackOutputs(names: readonly string[]): Promise<Re
 
 /**
  * Refuses every change the running cluster does not support in place, all at once: compares the settings
- * this config deploys with the `k3sSettings` output of the last `pulumi up`, and its hosts with that run's
- * `clusterHosts` (a host gone without a `remove: true` run). Returns the settings to record, and the hosts
- * the cluster already runs on (they roll in batches on an upgrade; new ones join in parallel).
+ * this config deploys (`recordK3sSettings` of the plan) with the `k3sSettings` output of the last `pulumi up`,
+ * and its hosts with that run's `clusterHosts` (a host gone without a `remove: true` run).
  */
-export async function checkedK3sSettings(cfg: ClusterConfig, args: HybridClusterArgs): Promise<{ settings: K3sRecordedSettings; deployedHosts: string[] }> {
-    const settings = k3sSettingsOf(args);
-    const previous = await previousStackOutputs([K3S_SETTINGS_OUTPUT, CLUSTER_HOSTS_OUTPUT]);
-    throwAll([
+export function previousRunProblems(previous: Record<string, unknown>, cfg: ClusterConfig, args: HybridClusterArgs, settings: K3sRecordedSettings): HybridInfraConfigError[] {
+    return [
         ...vanishedHostProblems(previous[CLUSTER_HOSTS_OUTPUT], args.hosts),
         ...k3sChangeProblems(previous[K3S_SETTINGS_OUTPUT], settings, { ...(cfg.k3s?.allowDowngrade !== undefined ? { allowDowngrade: cfg.k3s.allowDowngrade } : {}) }),
-    ]);
-    const recorded = previous[CLUSTER_HOSTS_OUTPUT];
-    return { settings, deployedHosts: Array.isArray(recorded) ? recorded.filter((h): h is string => typeof h === "string") : [] };
+    ];
 }
 
 /**
  * The program `pulumi up` runs (`infra/index.ts`): validates the config, refuses unsupported k3s changes
- * (`checkedK3sSettings`) before any resource but that read is registered, so `pulumi preview` already fails and
+ * (`previousRunProblems`) before any resource but that read is registered, so `pulumi preview` already fails and
  * no host step runs, then composes the cluster (`compose`; the real-engine test passes one that registers
  * nothing, as the command plugin cannot be built here). A config error is shown as its message alone (a
  * pulumi.RunError), without a stack trace.
  */
 export async function main<T = ProgramOutputs>(
-    compose: (args: HybridClusterArgs, settings: K3sRecordedSettings, hosts: string[]) => T = (args, settings, hosts) => composeProgram(args, settings, hosts).outputs as T,
+    compose: (args: HybridClusterArgs, settings: K3sRecordedSettings, hosts: string[], plan: ClusterPlan) => T = (args, settings, hosts, plan) => composeProgram(args, settings, hosts, plan).outputs as T,
 ): Promise<T> {
     try {
         const cfg = readClusterConfig();
-        const args = clusterArgsFromConfig(cfg);
-        const { settings, deployedHosts } = await checkedK3sSettings(cfg, args);
-        return compose({ ...args, deployedHosts }, settings, hostsInCluster(args.hosts));
+        const configured = clusterArgsFromConfig(cfg);
+        // Planned once, before anything is registered (a bad config registers nothing, not even the read below):
+        // the settings to record and compare come from this plan, and the cluster is registered from it.
+        const planned = planCluster(configured);
+        const settings = recordK3sSettings(planned.k3s);
+        const previous = await previousStackOutputs([K3S_SETTINGS_OUTPUT, CLUSTER_HOSTS_OUTPUT]);
+        throwAll(previousRunProblems(previous, cfg, configured, settings));
+        const recorded = previous[CLUSTER_HOSTS_OUTPUT];
+        // The hosts the cluster already runs on roll in batches on an upgrade; new ones join in parallel.
+        const deployedHosts = Array.isArray(recorded) ? recorded.filter((h): h is string => typeof h === "string") : [];
+        const args = { ...configured, deployedHosts };
+        return compose(args, settings, hostsInCluster(args.hosts), withDeployedHosts(planned, deployedHosts));
     } catch (e) {
         if (e instanceof HybridInfraConfigError || e instanceof HybridInfraConfigErrors || e instanceof ConfigValidationError) throw new pulumi.RunError(e.message);
         throw e;

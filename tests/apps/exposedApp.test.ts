@@ -1,7 +1,9 @@
 import { describe, it } from "node:test";
 import * as assert from "node:assert/strict";
 import * as pulumi from "@pulumi/pulumi";
-import { ExposedApp, exposedAppInternals, PrivateCa, privateCaInternals, TlsMode, Exposure, REGION_LABEL } from "../../components/src/apps";
+import { ExposedApp, exposedAppInternals, TlsMode, Exposure } from "../../components/src/apps";
+import { REGION_LABEL } from "../../components/src/kube";
+import { PrivateCa, privateCaInternals } from "../../components/src/pki";
 import { record, settle } from "../harness/mocks";
 import { assertAllOnProvider, assertSecretInput, assertSubset, clusterProvider, plainSecretFree } from "./helpers";
 

@@ -1,6 +1,7 @@
 import { describe, it } from "node:test";
 import * as assert from "node:assert/strict";
-import { validateApps, AppLike, AppValidationContext, ExposedApp, isValidHostname } from "../../components/src/apps";
+import { validateApps, AppLike, AppValidationContext, ExposedApp } from "../../components/src/apps";
+import { isValidHostname } from "../../components/src/util/hostname";
 import { PublicIngressForwardArgs, validateForward } from "../../components/src/ingress";
 import { record } from "../harness/mocks";
 import { TEST_KEY } from "../harness/fixtures";

@@ -60,6 +60,10 @@ const tokyo2 = server("tokyo-2", "10.100.0.2");
 const tokyo3 = server("tokyo-3", "10.100.0.3");
 const homePc = agent("home-pc", "10.100.0.20", "home", { labels: { "hybridinfra.io/edge": "true" }, taints: ["edge=true:NoSchedule"] });
 
+// The profiles' flags as a plan hands them down (`K3sPlan.timings`).
+const FAST = failoverTimings(FailoverProfile.Fast);
+const LOSSY = failoverTimings(FailoverProfile.LossyLink);
+
 const cases: { name: string; datastore: Datastore; servers: K3sConfigValues[]; agent: K3sConfigValues }[] = [
     {
         name: "sqlite",
@@ -71,11 +75,11 @@ const cases: { name: string; datastore: Datastore; servers: K3sConfigValues[]; a
         name: "etcd",
         datastore: Datastore.Etcd,
         servers: [
-            planNodeConfig({ role: NodeRole.Server, node: tokyo1, nodeIp: "10.100.0.1", interfaceName: "wg0", clusterInit: true, failoverProfile: FailoverProfile.Fast }),
-            planNodeConfig({ role: NodeRole.Server, node: tokyo2, nodeIp: "10.100.0.2", interfaceName: "wg0", serverUrl: URL1, failoverProfile: FailoverProfile.Fast }),
-            planNodeConfig({ role: NodeRole.Server, node: tokyo3, nodeIp: "10.100.0.3", interfaceName: "wg0", serverUrl: URL1, failoverProfile: FailoverProfile.Fast }),
+            planNodeConfig({ role: NodeRole.Server, node: tokyo1, nodeIp: "10.100.0.1", interfaceName: "wg0", clusterInit: true, failover: FAST }),
+            planNodeConfig({ role: NodeRole.Server, node: tokyo2, nodeIp: "10.100.0.2", interfaceName: "wg0", serverUrl: URL1, failover: FAST }),
+            planNodeConfig({ role: NodeRole.Server, node: tokyo3, nodeIp: "10.100.0.3", interfaceName: "wg0", serverUrl: URL1, failover: FAST }),
         ],
-        agent: planNodeConfig({ role: NodeRole.Agent, node: homePc, nodeIp: "10.100.0.20", interfaceName: "wg0", serverUrl: URL1, failoverProfile: FailoverProfile.Fast }),
+        agent: planNodeConfig({ role: NodeRole.Agent, node: homePc, nodeIp: "10.100.0.20", interfaceName: "wg0", serverUrl: URL1, failover: FAST }),
     },
     {
         name: "external",
@@ -87,14 +91,14 @@ const cases: { name: string; datastore: Datastore; servers: K3sConfigValues[]; a
                 nodeIp: "10.100.0.1",
                 interfaceName: "tailscale0",
                 externalDatastore: true,
-                failoverProfile: FailoverProfile.LossyLink,
+                failover: LOSSY,
                 secretsEncryption: true,
                 kubeApiServerArgs: ["--audit-log-maxage=7"],
                 extraTlsSans: ["k3s.example.com"],
             }),
-            planNodeConfig({ role: NodeRole.Server, node: tokyo2, nodeIp: "10.100.0.2", interfaceName: "tailscale0", externalDatastore: true, failoverProfile: FailoverProfile.LossyLink, secretsEncryption: true }),
+            planNodeConfig({ role: NodeRole.Server, node: tokyo2, nodeIp: "10.100.0.2", interfaceName: "tailscale0", externalDatastore: true, failover: LOSSY, secretsEncryption: true }),
         ],
-        agent: planNodeConfig({ role: NodeRole.Agent, node: homePc, nodeIp: "10.100.0.20", interfaceName: "tailscale0", serverUrl: URL1, failoverProfile: FailoverProfile.LossyLink, kubeletArgs: ["max-pods=50"] }),
+        agent: planNodeConfig({ role: NodeRole.Agent, node: homePc, nodeIp: "10.100.0.20", interfaceName: "tailscale0", serverUrl: URL1, failover: LOSSY, kubeletArgs: ["max-pods=50"] }),
     },
 ];
 
@@ -179,7 +183,7 @@ describe("failover profiles", () => {
     for (const profile of Object.values(FailoverProfile)) {
         it(`${profile}: the bound follows from the rendered controller-manager and apiserver args`, () => {
             const t = failoverTimings(profile);
-            const text = renderK3sConfig(planNodeConfig({ role: NodeRole.Server, node: tokyo1, nodeIp: "10.100.0.1", interfaceName: "wg0", failoverProfile: profile }));
+            const text = renderK3sConfig(planNodeConfig({ role: NodeRole.Server, node: tokyo1, nodeIp: "10.100.0.1", interfaceName: "wg0", failover: t }));
             assert.ok(!text.includes("pod-eviction-timeout"));
             const flags = new Map<string, string>();
             for (const key of ["kubelet-arg", "kube-controller-manager-arg", "kube-apiserver-arg"]) {

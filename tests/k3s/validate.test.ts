@@ -1,7 +1,8 @@
 import { describe, it } from "node:test";
 import * as assert from "node:assert/strict";
 import fc from "fast-check";
-import { Datastore, K3sClusterArgs, K3sNodeArgs, NodeRole, planK3s, validateK3sCluster } from "../../components/src/k3s";
+import { Datastore, FailoverProfile, k3sClusterProblems, K3sClusterArgs, K3sNodeArgs, NodeRole, planK3s, validateK3sCluster } from "../../components/src/k3s";
+import { HybridInfraConfigErrors } from "../../components/src/util/errors";
 import { record } from "../harness/mocks";
 import { K3sCluster } from "../../components/src/k3s";
 import { agent, server } from "./fixtures";
@@ -25,7 +26,7 @@ const cases: [string, K3sClusterArgs, string][] = [
     [
         "an agent with no server",
         { ...base, nodes: [agent("home-pc", "10.100.0.20")] },
-        'hosts[0].role: is "agent" but no host has role "server", so "home-pc" has no server to join. Fix: give at least one host role "server" (the first server initialises the cluster)',
+        'nodes[0].role: is "agent" but no host has role "server", so "home-pc" has no server to join. Fix: give at least one host role "server" (the first server initialises the cluster)',
     ],
     [
         "sqlite with two servers",
@@ -60,7 +61,7 @@ const cases: [string, K3sClusterArgs, string][] = [
     [
         "an unknown role",
         { ...base, nodes: [s1, { ...agent("x", "10.100.0.9"), role: "master" as NodeRole }] },
-        'hosts[1].role: must be "server" or "agent", got "master". Fix: use "server" for the control plane and "agent" for workers',
+        'nodes[1].role: must be "server" or "agent", got "master". Fix: use "server" for the control plane and "agent" for workers',
     ],
     [
         "an external datastore without endpoint",
@@ -101,6 +102,79 @@ describe("validateK3sCluster", () => {
         assert.equal(planK3s({ ...base, nodes: [s1, s2, server("tokyo-3", "10.100.0.3")] }).datastore, Datastore.Etcd);
         assert.deepEqual(planK3s({ ...base, nodes: [s1] }).install, { channel: "stable" });
         assert.deepEqual(planK3s({ ...base, nodes: [s1], version: "v1.36.1+k3s1" }).install, { version: "v1.36.1+k3s1" });
+    });
+});
+
+describe("k3sClusterProblems: every independent problem at once", () => {
+    const mistakes: K3sClusterArgs = {
+        ...base,
+        nodes: [s1, agent("home-pc", "10.100.0.20", "home", { labels: { "bad key!": "x" }, taints: ["edge"] })],
+        version: "v1.36.1",
+        disable: ["traefk"],
+        kubeletArgs: ["max-pods=200", "node-status-update-frequncy=4s"],
+        tokenRotation: -1,
+        clusterCidr: "10.42.0.0",
+    };
+    const expected = [
+        "nodes[1].labels: has a key that is not a Kubernetes label name: \"bad key!\". Fix: use [prefix/]name with letters, digits, '-', '_', '.'",
+        'nodes[1].taints[0]: is not a taint, got "edge". Fix: write key=value:Effect or key:Effect with Effect NoSchedule, PreferNoSchedule or NoExecute, e.g. "edge=true:NoSchedule"',
+        'k3s.version: is not a k3s version, got "v1.36.1". Fix: use a k3s release tag such as "v1.36.1+k3s1" (see https://github.com/k3s-io/k3s/releases), or remove it and set the channel',
+        'k3s.disable[0]: is not a packaged k3s component, got "traefk". Fix: did you mean "traefik"?',
+        'k3s.kubeletArgs[1]: unknown kubelet flag "node-status-update-frequncy" in "node-status-update-frequncy=4s" (checked against Kubernetes v1.36 as embedded by k3s). Fix: did you mean "node-status-update-frequency"? Write it as "node-status-update-frequency=4s"',
+        "k3s.tokenRotation: must be a whole number from 0 up, got -1. Fix: use 0 for the token the cluster was created with, and raise it by one to rotate the token",
+        'k3s.clusterCidr: is not a CIDR, got "10.42.0.0". Fix: use a network such as 10.42.0.0/16',
+    ];
+
+    it("reports several independent k3s mistakes in one throw, at K3sCluster's own arg paths, before any resource is registered", async () => {
+        assert.deepEqual(
+            k3sClusterProblems(mistakes).map((p) => p.message),
+            expected,
+        );
+        const check = (e: unknown): boolean => {
+            assert.ok(e instanceof HybridInfraConfigErrors, "several problems are thrown together");
+            assert.deepEqual(
+                e.errors.map((p) => p.message),
+                expected,
+            );
+            assert.equal(e.message, `${expected.length} problems in the config:\n  - ${expected.join("\n  - ")}`);
+            return true;
+        };
+        assert.throws(() => validateK3sCluster(mistakes), check);
+        const rec = await record(() => {
+            assert.throws(() => new K3sCluster("v", mistakes), check);
+        });
+        assert.deepEqual(
+            rec.resources.map((r) => r.type).filter((t) => t !== "pulumi:pulumi:Stack"),
+            ["hybridinfra:index:K3sCluster"],
+        );
+    });
+
+    it("skips checks that depend on a value already reported (roles, datastore, locations) instead of adding noise", () => {
+        const paths = (args: K3sClusterArgs) => k3sClusterProblems(args).map((p) => p.path);
+        // An unknown role: no "no server to join" for the agent; the datastore's server count is not judged.
+        assert.deepEqual(paths({ ...base, nodes: [{ ...s1, role: "master" as NodeRole }, agent("home-pc", "10.100.0.20")], datastore: Datastore.Sqlite }), ["nodes[0].role"]);
+        // An unknown datastore: its endpoint and backup are not judged against it.
+        assert.deepEqual(
+            paths({ ...base, nodes: [s1], datastore: "mysql" as Datastore, datastoreEndpoint: "mysql://x", backup: { retention: 0 } }),
+            ["k3s.datastore"],
+        );
+        // A location that is no label value is not grouped into etcd locations; an unknown profile is reported once.
+        assert.deepEqual(
+            paths({ ...base, nodes: [s1, s2, { ...server("tokyo-3", "10.100.0.3"), location: "tokyo 3" }], failoverProfile: "quick" as FailoverProfile }),
+            ["nodes[2].location", "k3s.failoverProfile"],
+        );
+        // Independent problems of one node and of the cluster are all there.
+        assert.deepEqual(paths({ ...base, nodes: [{ ...s1, location: "", overlayAddress: "10.100.0" }], agentsPerBatch: 0, kubeconfigEndpoint: "https://k3s.example.com" }), [
+            "nodes[0].location",
+            "nodes[0].overlayAddress",
+            "k3s.agentsPerBatch",
+            "k3s.kubeconfigEndpoint",
+        ]);
+    });
+
+    it("no problem: an empty list (validateK3sCluster throws nothing)", () => {
+        assert.deepEqual(k3sClusterProblems({ ...base, nodes: [s1, agent("home-pc", "10.100.0.20")] }), []);
+        assert.doesNotThrow(() => validateK3sCluster({ ...base, nodes: [s1] }));
     });
 });
 

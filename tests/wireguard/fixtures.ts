@@ -1,5 +1,5 @@
 import { TEST_KEY } from "../harness/fixtures";
-import { WireGuardHostArgs } from "../../components/src/wireguard";
+import { interfaceSpecFromPlan, OverlayPlan, renderWgConf, WireGuardHostArgs } from "../../components/src/wireguard";
 
 /** Seed 000's shape: one public hub, one more public cloud VM, two home machines behind NAT. */
 export function seedHosts(): WireGuardHostArgs[] {
@@ -14,4 +14,9 @@ export function seedHosts(): WireGuardHostArgs[] {
 /** A further home machine, behind NAT, added later. */
 export function newHomeHost(): WireGuardHostArgs {
     return { name: "home-nas", address: "192.168.50.12", privateKey: TEST_KEY, location: "home" };
+}
+
+/** The wg-quick config of a planned host (`/etc/wireguard/<iface>.conf`), keys as placeholders. */
+export function renderWgQuickConfig(plan: OverlayPlan, host: string, publicKeys: Record<string, string>): string {
+    return renderWgConf(interfaceSpecFromPlan(plan, host, publicKeys));
 }

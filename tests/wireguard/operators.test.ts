@@ -12,7 +12,6 @@ import {
     planOverlay,
     PlannedPeer,
     renderOperatorConfig,
-    renderWgQuickConfig,
     Topology,
     WireGuardHostArgs,
     WireGuardMesh,
@@ -24,7 +23,7 @@ import { DEFAULT_OUTPUTS, record, settle } from "../harness/mocks";
 import { extractProgram } from "../harness/shellcheck";
 import { configProblems } from "../harness/config";
 import { runStack } from "../../tools/render-lib";
-import { newHomeHost, seedHosts } from "./fixtures";
+import { newHomeHost, renderWgQuickConfig, seedHosts } from "./fixtures";
 
 const OPS = [{ name: "laptop" }, { name: "ci" }];
 /** The seed hosts' addresses (tests/wireguard/plan.test.ts): operators must not move them. */

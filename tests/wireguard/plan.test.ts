@@ -8,12 +8,11 @@ import {
     planOverlayAddresses,
     PlannedNode,
     preferredAddress,
-    renderWgQuickConfig,
     Topology,
     WireGuardHostArgs,
 } from "../../components/src/wireguard";
 import { TEST_KEY } from "../harness/fixtures";
-import { newHomeHost, seedHosts } from "./fixtures";
+import { newHomeHost, renderWgQuickConfig, seedHosts } from "./fixtures";
 
 const hostName = fc.stringMatching(/^[a-z][a-z0-9-]{0,10}[a-z0-9]$/);
 const smallCidr = fc.constantFrom("10.100.0.0/24", "10.100.0.0/26", "10.100.0.0/27", "172.16.8.0/28");

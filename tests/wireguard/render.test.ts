@@ -19,12 +19,11 @@ import {
     renderConfigDeleteBody,
     renderInstallBody,
     renderInstallDeleteBody,
-    renderWgQuickConfig,
     Topology,
     wireguardPublicKey,
 } from "../../components/src/wireguard";
 import { assertHostScript } from "../harness/shellcheck";
-import { seedHosts } from "./fixtures";
+import { renderWgQuickConfig, seedHosts } from "./fixtures";
 
 function wg(args: string[], input?: string): string {
     const res = spawnSync("wg", args, { input, encoding: "utf8" });

@@ -1,12 +1,15 @@
 import { describe, it } from "node:test";
 import * as assert from "node:assert/strict";
-import { Topology, validateOverlay, WireGuardHostArgs, WireGuardMeshArgs, WireGuardMesh } from "../../components/src/wireguard";
+import { overlayProblems, Topology, validateOverlay, WireGuardHostArgs, WireGuardMeshArgs, WireGuardMesh } from "../../components/src/wireguard";
+import { HybridInfraConfigErrors } from "../../components/src/util/errors";
 import { record } from "../harness/mocks";
 import { TEST_KEY } from "../harness/fixtures";
 import { seedHosts } from "./fixtures";
 
 const home = (name: string, extra: Partial<WireGuardHostArgs> = {}): WireGuardHostArgs => ({ name, address: "192.168.50.20", privateKey: TEST_KEY, location: "home", ...extra });
 const withHost = (i: number, patch: Partial<WireGuardHostArgs>): WireGuardHostArgs[] => seedHosts().map((h, j) => (j === i ? { ...h, ...patch } : h));
+
+const withHosts = (patches: Record<number, Partial<WireGuardHostArgs>>): WireGuardHostArgs[] => seedHosts().map((h, j) => ({ ...h, ...patches[j] }));
 
 const cases: [string, WireGuardMeshArgs, string][] = [
     [
@@ -131,5 +134,79 @@ describe("overlay validation", () => {
         validateOverlay({ hosts: withHost(1, { endpoint: "[2001:db8::1]:51821" }) });
         validateOverlay({ hosts: withHost(1, { endpoint: "peer.example.org:51821", mtu: 1280 }), mtu: 8920 });
         validateOverlay({ hosts: [home("solo")], topology: Topology.Hub });
+    });
+
+    it("each of those is the only problem of its config (overlayProblems), and a valid config has none", () => {
+        for (const [label, args, message] of cases) assert.deepEqual(overlayProblems(args).map((e) => e.message), [message], label);
+        assert.deepEqual(overlayProblems({ hosts: seedHosts(), topology: Topology.Locations }), []);
+    });
+});
+
+/** The message of one of the single-mistake cases above. */
+function messageOf(label: string): string {
+    const c = cases.find(([l]) => l === label);
+    assert.ok(c, label);
+    return c[2];
+}
+
+describe("overlay validation: every independent mistake at once", () => {
+    it("reports six independent mistakes in one throw, each with the message it has alone, before any host step is registered", async () => {
+        const args: WireGuardMeshArgs = {
+            hosts: withHosts({ 0: { hub: false }, 1: { mtu: 1200 }, 2: { location: "Home Office" }, 3: { lan: ["10.42.8.0/24"] } }),
+            interfaceName: "wireguard-overlay0",
+            mtu: 9000,
+        };
+        const expected = [
+            messageOf("a bad interface name"),
+            messageOf("an overlay MTU above 8920"),
+            messageOf("an MTU below 1280"),
+            messageOf("a location that is not a name"),
+            messageOf("a LAN overlapping the pod CIDR"),
+            messageOf("hub topology without any hub"),
+        ];
+        assert.deepEqual(overlayProblems(args).map((e) => e.message), expected);
+        assert.throws(
+            () => validateOverlay(args),
+            (e: Error) => {
+                assert.ok(e instanceof HybridInfraConfigErrors, e.name);
+                assert.deepEqual(e.errors.map((x) => x.message), expected);
+                assert.equal(e.message, `6 problems in the config:\n  - ${expected.join("\n  - ")}`);
+                return true;
+            },
+        );
+        const rec = await record(() => {
+            assert.throws(() => new WireGuardMesh("bad", args), HybridInfraConfigErrors);
+        });
+        assert.equal(rec.byType("command:remote:Command").length, 0);
+    });
+
+    it("reports a mistake in every host, and every operator name problem", () => {
+        const problems = overlayProblems({
+            hosts: withHosts({ 1: { endpoint: "udp://203.0.113.20" }, 2: { lan: ["192.168.50.1"] }, 3: { overlayAddress: "10.100.0.255" } }),
+            operators: [{ name: "home-pc" }, { name: "Laptop" }],
+        });
+        assert.deepEqual(problems.map((e) => e.path), ["overlay.operators[0].name", "overlay.operators[1].name", "hosts[1].endpoint", "hosts[2].lan[0]", "hosts[3].overlayAddress"]);
+        assert.equal(problems[2].message, messageOf("an endpoint with a scheme"));
+        assert.equal(problems[3].message, messageOf("a LAN that is an address"));
+    });
+
+    it("skips what depends on an invalid value: nothing is checked against an overlay CIDR that does not parse", () => {
+        const problems = overlayProblems({
+            hosts: withHosts({ 1: { overlayAddress: "10.101.0.5" }, 2: { lan: ["10.100.0.0/25"] } }),
+            cidr: "10.100.0.1/24",
+        });
+        // Neither the pinned address outside the block nor the LAN inside it is measured against a CIDR with host bits.
+        assert.deepEqual(problems.map((e) => e.message), [messageOf("a CIDR with host bits")]);
+    });
+
+    it("skips gateways and paths under an unknown topology, and the location's endpoint check of an SSH address already reported", () => {
+        assert.deepEqual(
+            overlayProblems({ hosts: withHosts({ 0: { hub: false }, 1: { gateway: true } }), topology: "mash" as Topology }).map((e) => e.message),
+            [messageOf("a misspelt topology")],
+        );
+        assert.deepEqual(
+            overlayProblems({ hosts: [home("home-a", { endpoint: "198.51.100.1" }), home("home-b", { address: "" })], topology: Topology.Locations }).map((e) => e.message),
+            ['hosts[1].ssh.host: is empty for host "home-b", got "". Fix: set the SSH address (IP or DNS name) of the machine'],
+        );
     });
 });

@@ -1,7 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as k8s from "@pulumi/kubernetes";
-import { requireKubernetesProvider } from "../apps/provider";
-import { DEFAULT_CLUSTER_ISSUER } from "../apps/plan";
+import { requireKubernetesProvider } from "../kube/provider";
+import { DEFAULT_CLUSTER_ISSUER } from "../kube/certManager";
 import { acmeClusterIssuer, CERT_MANAGER_REPO, CERT_MANAGER_VERSION, certManagerValues, LETS_ENCRYPT_PRODUCTION, validateCertManager } from "./plan";
 
 export interface CertManagerArgs {

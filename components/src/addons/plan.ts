@@ -1,5 +1,5 @@
 import { HybridInfraConfigError, showValue } from "../util/errors";
-import { isValidHostname } from "../apps/validate";
+import { isValidHostname } from "../util/hostname";
 
 /** A pinned cert-manager release; bump deliberately (CRDs change with it). */
 /**

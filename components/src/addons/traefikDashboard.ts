@@ -1,8 +1,8 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as k8s from "@pulumi/kubernetes";
 import * as random from "@pulumi/random";
-import { requireKubernetesProvider } from "../apps/provider";
-import { standardLabels } from "../apps/plan";
+import { requireKubernetesProvider } from "../kube/provider";
+import { standardLabels } from "../kube/labels";
 import { DASHBOARD_AUTH_NAME, TRAEFIK_CHART_CONFIG, traefikDashboardValues, validateTraefikDashboard } from "./plan";
 
 export interface TraefikDashboardArgs {

@@ -1,12 +1,13 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as k8s from "@pulumi/kubernetes";
 import { getInternals, setInternals } from "../util/internals";
-import { issueOriginCaCert } from "../cloudflare/originCa";
+import { DEFAULT_CLUSTER_ISSUER } from "../kube/certManager";
+import { requireKubernetesProvider } from "../kube/provider";
+import { issueOriginCaCert } from "../pki/originCa";
+import { issuePrivateCaLeaf, IssuedCert, PrivateCa, privateCaInternals } from "../pki/tls";
 import { Exposure, TlsMode } from "./model";
 import type { ExposedAppArgs } from "./model";
-import { AppPlan, appUrls, certificateSpec, DEFAULT_CLUSTER_ISSUER, deploymentSpec, ingressAnnotations, ingressSpec, pdbSpec, planApp, PlannedTunnelRoute, routedPort, serviceSpec, tunnelRoutesFor } from "./plan";
-import { requireKubernetesProvider } from "./provider";
-import { issuePrivateCaLeaf, IssuedCert, PrivateCa, privateCaInternals } from "./tls";
+import { AppPlan, appUrls, certificateSpec, deploymentSpec, ingressAnnotations, ingressSpec, pdbSpec, planApp, PlannedTunnelRoute, routedPort, serviceSpec, tunnelRoutesFor } from "./plan";
 import { validateApp } from "./validate";
 
 /** What the composition needs from an app (e.g. to build one `CloudflareTunnel` for all tunnel apps). */

@@ -1,6 +1,4 @@
 export * from "./model";
 export * from "./validate";
 export * from "./plan";
-export * from "./provider";
-export * from "./tls";
 export * from "./exposedApp";

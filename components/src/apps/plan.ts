@@ -1,4 +1,5 @@
 import type * as k8s from "@pulumi/kubernetes";
+import { ARCH_LABEL, REGION_LABEL, selectorLabels, spreadConstraints, standardLabels } from "../kube/labels";
 import { defaultPortName } from "./validate";
 import { Exposure, TlsMode } from "./model";
 import type { ExposedAppArgs, HttpProbeArgs, PlacementArgs, ResourceQuantityArgs } from "./model";
@@ -8,14 +9,9 @@ type ServiceSpec = k8s.types.input.core.v1.ServiceSpec;
 type IngressSpec = k8s.types.input.networking.v1.IngressSpec;
 type PdbSpec = k8s.types.input.policy.v1.PodDisruptionBudgetSpec;
 type Affinity = k8s.types.input.core.v1.Affinity;
-type TopologySpreadConstraint = k8s.types.input.core.v1.TopologySpreadConstraint;
 type Probe = k8s.types.input.core.v1.Probe;
 type EnvVar = k8s.types.input.core.v1.EnvVar;
 
-/** The node label k3s hosts carry for their location (set by the k3s layer from each host's `location`). */
-export const REGION_LABEL = "topology.kubernetes.io/region";
-export const ARCH_LABEL = "kubernetes.io/arch";
-export const HOSTNAME_LABEL = "kubernetes.io/hostname";
 /** k3s's bundled Traefik: its Service in kube-system, the origin of every tunnel route. */
 export const TRAEFIK_SERVICE_HOST = "traefik.kube-system.svc.cluster.local";
 export const TRAEFIK_INGRESS_CLASS = "traefik";
@@ -54,25 +50,6 @@ export interface AppPlan {
     readonly livenessProbe?: HttpProbeArgs;
     readonly readinessProbe?: HttpProbeArgs;
 }
-
-/** The standard `app.kubernetes.io/*` labels. */
-export function standardLabels(appName: string, component: string, instance = appName): Record<string, string> {
-    return {
-        "app.kubernetes.io/name": appName,
-        "app.kubernetes.io/instance": instance,
-        "app.kubernetes.io/component": component,
-        "app.kubernetes.io/part-of": "hybridinfra",
-        "app.kubernetes.io/managed-by": "pulumi",
-    };
-}
-
-/** The labels a selector uses: name and instance only, since a Deployment's selector can never change. */
-export function selectorLabels(labels: Record<string, string>): Record<string, string> {
-    return { "app.kubernetes.io/name": labels["app.kubernetes.io/name"], "app.kubernetes.io/instance": labels["app.kubernetes.io/instance"] };
-}
-
-/** The ClusterIssuer a `cert-manager` app uses unless told otherwise: the one `CertManager` makes from `acmeEmail`. */
-export const DEFAULT_CLUSTER_ISSUER = "letsencrypt";
 
 /** A cert-manager `Certificate` spec (cert-manager.io/v1) for the app's hostnames, into its TLS Secret. */
 export function certificateSpec(plan: AppPlan, issuerName: string): { secretName: string; dnsNames: string[]; issuerRef: { name: string; kind: string; group: string } } {
@@ -125,19 +102,6 @@ export function nodeAffinityFor(placement: PlacementArgs | undefined): Affinity 
     }
     if (expressions.length === 0) return undefined;
     return { nodeAffinity: { requiredDuringSchedulingIgnoredDuringExecution: { nodeSelectorTerms: [{ matchExpressions: expressions }] } } };
-}
-
-/**
- * Spread across locations first (a dark site takes at most its share of replicas), then across nodes.
- * `ScheduleAnyway`: with fewer locations than replicas, or a site down, pods must still start somewhere.
- */
-export function spreadConstraints(selector: Record<string, string>): TopologySpreadConstraint[] {
-    return [REGION_LABEL, HOSTNAME_LABEL].map((topologyKey) => ({
-        maxSkew: 1,
-        topologyKey,
-        whenUnsatisfiable: "ScheduleAnyway",
-        labelSelector: { matchLabels: { ...selector } },
-    }));
 }
 
 function quantities(q: ResourceQuantityArgs | undefined): Record<string, string> | undefined {

@@ -1,5 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
 import { HybridInfraConfigError, nearest, showValue } from "../util/errors";
+import { DNS_LABEL_RE, isValidHostname } from "../util/hostname";
 import { Exposure, TlsMode } from "./model";
 import type { AppPortArgs, HttpProbeArgs, PlacementArgs } from "./model";
 
@@ -41,16 +42,8 @@ export const MAX_REPLICAS = 100;
 /** How to fix a replica count out of range (shared with the stack-config schema). */
 export const REPLICAS_FIX = `set replicas from 1 to ${MAX_REPLICAS} (2 or more to keep serving while a site is down)`;
 
-const DNS_LABEL_RE = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
 const PORT_NAME_RE = /^[a-z0-9]([a-z0-9-]{0,13}[a-z0-9])?$/;
 const ENV_NAME_RE = /^[A-Za-z_][A-Za-z0-9_.-]*$/;
-
-/** True for a lowercase fully qualified hostname (`app.example.com`), optionally with a leading `*.` wildcard. */
-export function isValidHostname(hostname: string): boolean {
-    if (typeof hostname !== "string" || hostname.length > 253) return false;
-    const labels = (hostname.startsWith("*.") ? hostname.slice(2) : hostname).split(".");
-    return labels.length >= 2 && labels.every((l) => DNS_LABEL_RE.test(l)) && !/^[0-9]+$/.test(labels[labels.length - 1]);
-}
 
 function checkPort(path: string, value: unknown, fix: string): void {
     if (typeof value !== "number" || !Number.isInteger(value) || value < 1 || value > 65535) {

@@ -1,4 +1,3 @@
 export * from "./model";
 export * from "./plan";
-export * from "./originCa";
 export * from "./tunnel";

@@ -1,8 +1,8 @@
 import type * as cloudflare from "@pulumi/cloudflare";
 import type * as k8s from "@pulumi/kubernetes";
 import { HybridInfraConfigError, showValue } from "../util/errors";
-import { isValidHostname } from "../apps/validate";
-import { selectorLabels, spreadConstraints, standardLabels } from "../apps/plan";
+import { isValidHostname } from "../util/hostname";
+import { selectorLabels, spreadConstraints, standardLabels } from "../kube/labels";
 import type { CloudflareTunnelArgs, TunnelRouteArgs } from "./model";
 
 type IngressRule = cloudflare.types.input.ZeroTrustTunnelCloudflaredConfigConfigIngress;

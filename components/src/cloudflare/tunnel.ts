@@ -3,10 +3,10 @@ import * as cloudflare from "@pulumi/cloudflare";
 import * as k8s from "@pulumi/kubernetes";
 import * as random from "@pulumi/random";
 import { getInternals, setInternals } from "../util/internals";
-import { requireKubernetesProvider } from "../apps/provider";
+import { requireKubernetesProvider } from "../kube/provider";
+import { selectorLabels } from "../kube/labels";
 import type { CloudflareTunnelArgs } from "./model";
 import { CLOUDFLARED_IMAGE, cloudflaredDeploymentSpec, cloudflaredLabels, hostnameSlug, TOKEN_KEY, tunnelCname, tunnelHostnames, tunnelIngressRules, validateTunnel } from "./plan";
-import { selectorLabels } from "../apps/plan";
 
 export interface CloudflareTunnelInternals {
     readonly tunnel: cloudflare.ZeroTrustTunnelCloudflared;

@@ -4,7 +4,8 @@ import { setInternals, getInternals } from "../util/internals";
 import { WireGuardMesh } from "../wireguard";
 import { TailscaleOverlay, tailscaleOverlayInternals } from "../tailscale";
 import { K3sCluster, k3sClusterInternals, k3sServerInternals } from "../k3s";
-import { ExposedApp, PrivateCa, TlsMode, privateCaInternals, exposedAppInternals } from "../apps";
+import { ExposedApp, TlsMode, exposedAppInternals } from "../apps";
+import { PrivateCa, privateCaInternals } from "../pki";
 import { CloudflareTunnel } from "../cloudflare";
 import { PublicIngressForward } from "../ingress";
 import { CertManager, TraefikDashboard } from "../addons";
@@ -50,9 +51,13 @@ export class HybridCluster extends pulumi.ComponentResource {
      */
     public readonly operatorConfigs: pulumi.Output<Record<string, string>>;
 
-    constructor(name: string, args: HybridClusterArgs, opts?: pulumi.ComponentResourceOptions) {
+    /**
+     * @param planned `planCluster(args)`, when the caller already made it (the stack program does, to record
+     * the k3s settings from the same plan): the cluster is registered from it without planning again.
+     */
+    constructor(name: string, args: HybridClusterArgs, opts?: pulumi.ComponentResourceOptions, planned?: ClusterPlan) {
         // Everything is validated before the first registration, so a bad spec registers nothing.
-        const c = planCluster(args);
+        const c = planned ?? planCluster(args);
         // reconverge: every host step under the cluster carries the generation, so raising it re-runs them all.
         const transformations = [...(opts?.transformations ?? []), ...(args.reconverge !== undefined ? [reconvergeTransformation(args.reconverge)] : [])];
         super("hybridinfra:index:HybridCluster", name, {}, { ...opts, transformations });
@@ -79,7 +84,7 @@ export class HybridCluster extends pulumi.ComponentResource {
             overlay = new WireGuardMesh(`${name}-wg`, c.wireguard, overlayOpts, c.overlay);
             addresses = c.plannedAddresses;
         } else {
-            const ts = new TailscaleOverlay(`${name}-ts`, { ...c.tailscale!, authKey: args.tailscaleAuthKey! }, overlayOpts);
+            const ts = new TailscaleOverlay(`${name}-ts`, { ...c.tailscale!, authKey: args.tailscaleAuthKey! }, overlayOpts, { sshChecked: true });
             overlay = ts;
             addresses = Object.fromEntries(Object.entries(tailscaleOverlayInternals(ts).nodes).map(([h, n]) => [h, n.address]));
         }
@@ -88,6 +93,8 @@ export class HybridCluster extends pulumi.ComponentResource {
             `${name}-k3s`,
             { ...c.k3s, nodes: c.k3s.nodes.map((n) => ({ ...n, overlayAddress: addresses[n.name] })) },
             { parent: this, dependsOn: [overlay] },
+            // planCluster checked every host's SSH settings once, with their stack-config paths.
+            { sshChecked: true },
         );
         const provider = k3sClusterInternals(k3s).provider;
         const k8sOpts = { parent: this, providers: { kubernetes: provider } };
@@ -99,7 +106,7 @@ export class HybridCluster extends pulumi.ComponentResource {
             // Traefik runs on the servers: forward once the overlay is up and k3s runs there, without waiting
             // for every agent to be Ready (that would put the forward at the end of the longest chain).
             const serverInstalls = Object.values(k3sClusterInternals(k3s).servers).map((srv) => k3sServerInternals(srv).install);
-            new PublicIngressForward(`${name}-forward`, { ...c.forward, targets }, { parent: this, dependsOn: [overlay, ...serverInstalls] });
+            new PublicIngressForward(`${name}-forward`, { ...c.forward, targets }, { parent: this, dependsOn: [overlay, ...serverInstalls] }, { sshChecked: true });
         }
 
         const tlsMode = c.apps[0]?.tls?.mode;

@@ -243,7 +243,7 @@ export function planCluster(spec: HybridClusterArgs): ClusterPlan {
                 ...(args.k3s?.clusterCidr !== undefined ? { podCidr: args.k3s.clusterCidr } : {}),
                 ...(args.k3s?.serviceCidr !== undefined ? { serviceCidr: args.k3s.serviceCidr } : {}),
             };
-            validateOverlay(wireguard);
+            validateOverlay(wireguard, { sshChecked: true });
         });
         problems.push(...remapPaths(overlayProblems, hostPaths));
         if (overlayProblems.length === 0 && wireguard !== undefined) {
@@ -258,7 +258,7 @@ export function planCluster(spec: HybridClusterArgs): ClusterPlan {
             ...(overlay.acceptRoutes !== undefined ? { acceptRoutes: overlay.acceptRoutes } : {}),
         };
         const ts = tailscale;
-        problems.push(...remapPaths(problemsOf(() => validateTailscale(ts, args.tailscaleAuthKey !== undefined)), hostPaths));
+        problems.push(...remapPaths(problemsOf(() => validateTailscale(ts, args.tailscaleAuthKey !== undefined, undefined, { sshChecked: true })), hostPaths));
         interfaceName = TAILSCALE_INTERFACE;
     }
 
@@ -282,7 +282,7 @@ export function planCluster(spec: HybridClusterArgs): ClusterPlan {
         ...(args.deployedHosts !== undefined ? { deployedNodes: args.deployedHosts } : {}),
     };
     // Validated with placeholder addresses: Tailscale addresses are only known after `tailscale up`.
-    const k3sProblems = problemsOf(() => validateK3sCluster({ ...k3s, nodes: nodes.map((n) => ({ ...n, overlayAddress: plannedAddresses[n.name] ?? "100.64.0.1" })) }));
+    const k3sProblems = problemsOf(() => validateK3sCluster({ ...k3s, nodes: nodes.map((n) => ({ ...n, overlayAddress: plannedAddresses[n.name] ?? "100.64.0.1" })) }, { sshChecked: true }));
     problems.push(...remapPaths(k3sProblems, toSpecPaths(spec, "nodes", nodeHosts.map((h) => h.name))));
 
     const tunnel = ingressMode === IngressMode.CloudflareTunnel;
@@ -343,6 +343,14 @@ export function planCluster(spec: HybridClusterArgs): ClusterPlan {
         ...(forward !== undefined ? { forward } : {}),
         removals: leaving.map((h) => ({ name: h.name, control: sshOf(servers[0], args) })),
     };
+}
+
+/**
+ * The plan with the hosts the cluster already runs on (`HybridClusterArgs.deployedHosts`, known only once the
+ * last run's outputs are read): the same as planning the args with them, without planning again.
+ */
+export function withDeployedHosts(plan: ClusterPlan, deployedHosts: string[]): ClusterPlan {
+    return { ...plan, k3s: { ...plan.k3s, deployedNodes: deployedHosts } };
 }
 
 /** @deprecated the same as `planCluster` (its former name). */

@@ -96,6 +96,15 @@ export function validatePrivateKey(path: string, key: string): void {
     }
 }
 
+/**
+ * How a domain validator treats its hosts' SSH settings. The cluster plan (`planCluster`) checks every
+ * host's SSH settings once, with their stack-config paths, and passes `sshChecked: true` to the layers below.
+ */
+export interface SshCheckOptions {
+    /** @default false: the validator checks the SSH settings itself (the component is used alone) */
+    readonly sshChecked?: boolean;
+}
+
 /** The fix for an SSH address that `sshAddressProblem` rejects (the stack config's `hosts[i].ssh.host`). */
 export const SSH_ADDRESS_FIX = "set the SSH address of the machine: a bare IPv4 or IPv6 address or DNS name, without a user or port (those are ssh.user and ssh.port)";
 

@@ -1,6 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import type * as command from "@pulumi/command";
 import { connectionFor } from "../host/connection";
+import type { SshCheckOptions } from "../host/model";
 import { remoteStep } from "../host/step";
 import { getInternals, setInternals } from "../util/internals";
 import type { PublicIngressForwardArgs } from "./model";
@@ -21,8 +22,11 @@ export class PublicIngressForward extends pulumi.ComponentResource {
     public readonly targets: pulumi.Output<string[]>;
     public readonly ports: pulumi.Output<number[]>;
 
-    constructor(name: string, args: PublicIngressForwardArgs, opts?: pulumi.ComponentResourceOptions) {
-        validateForward(args);
+    /**
+     * @param options `sshChecked` when the caller (the cluster plan) already checked the host's SSH settings.
+     */
+    constructor(name: string, args: PublicIngressForwardArgs, opts?: pulumi.ComponentResourceOptions, options: SshCheckOptions = {}) {
+        validateForward(args, undefined, options);
         super("hybridinfra:index:PublicIngressForward", name, {}, opts);
         const plan = planForward(args);
         const step = remoteStep(

@@ -1,6 +1,6 @@
 import * as crypto from "node:crypto";
 import { HybridInfraConfigError, showValue } from "../util/errors";
-import { validateSshHosts } from "../host/model";
+import { SshCheckOptions, validateSshHosts } from "../host/model";
 import type { PublicIngressForwardArgs } from "./model";
 
 export const DEFAULT_FORWARD_PORTS: readonly number[] = [80, 443];
@@ -22,8 +22,8 @@ export interface ForwardPlan {
     readonly chains: { readonly dnat: string; readonly snat: string; readonly filter: string };
 }
 
-export function validateForward(args: PublicIngressForwardArgs, path = "ingressForward"): void {
-    validateSshHosts([args], path);
+export function validateForward(args: PublicIngressForwardArgs, path = "ingressForward", options: SshCheckOptions = {}): void {
+    if (options.sshChecked !== true) validateSshHosts([args], path);
     if (!Array.isArray(args.targets) || args.targets.length === 0) {
         throw new HybridInfraConfigError(`${path}.targets`, `must list at least one overlay address, got ${showValue(args.targets)}`, "list the overlay IPs of the nodes that run Traefik's load balancer");
     }

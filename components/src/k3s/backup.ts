@@ -16,7 +16,7 @@ import { connectionFor } from "../host/connection";
 import { SshHostArgs } from "../host/model";
 import { secretPlaceholder, writeFileSnippet } from "../host/script";
 import { remoteStep } from "../host/step";
-import { HybridInfraConfigError, showValue } from "../util/errors";
+import { HybridInfraConfigError, ProblemList, showValue, throwAll } from "../util/errors";
 import { shellQuote } from "../util/shell";
 import { Datastore, K3sBackupArgs } from "./model";
 
@@ -139,28 +139,31 @@ const S3_FOLDER_RE = /^[A-Za-z0-9._-]+(\/[A-Za-z0-9._-]+)*$/;
 const S3_ACCESS_KEY_RE = /^[A-Za-z0-9+/=._-]{1,128}$/;
 
 /**
- * Checks `k3s.backup` for the datastore the cluster has. Throws the first problem (HybridInfraConfigError),
- * naming the key, the value and the fix.
+ * The problems of `k3s.backup` for the datastore the cluster has, at most one per key, each naming the key,
+ * the value and the fix. Not an object, or an external datastore: that one problem only.
  */
-export function validateK3sBackup(backup: K3sBackupArgs | undefined, datastore: Datastore, at = "k3s.backup"): void {
-    if (backup === undefined) return;
+export function k3sBackupProblems(backup: K3sBackupArgs | undefined, datastore: Datastore, at = "k3s.backup"): HybridInfraConfigError[] {
+    if (backup === undefined) return [];
     if (backup === null || typeof backup !== "object") {
-        throw new HybridInfraConfigError(at, `must be an object, got ${showValue(backup)}`, "write e.g. `backup: { schedule: \"0 */6 * * *\", retention: 10 }`, or `backup: {}` for the defaults");
+        return [new HybridInfraConfigError(at, `must be an object, got ${showValue(backup)}`, "write e.g. `backup: { schedule: \"0 */6 * * *\", retention: 10 }`, or `backup: {}` for the defaults")];
     }
     if (datastore === Datastore.External) {
-        throw new HybridInfraConfigError(
-            at,
-            'is set but k3s.datastore is "external": the cluster state lives in your database, which k3s cannot back up and HybridInfra does not reach',
-            "remove k3s.backup and back up the database with its own tools (mysqldump or mariadb-backup, pg_dump or pgBackRest, etcdutl snapshot save, or your provider's automated snapshots)",
-        );
+        return [
+            new HybridInfraConfigError(
+                at,
+                'is set but k3s.datastore is "external": the cluster state lives in your database, which k3s cannot back up and HybridInfra does not reach',
+                "remove k3s.backup and back up the database with its own tools (mysqldump or mariadb-backup, pg_dump or pgBackRest, etcdutl snapshot save, or your provider's automated snapshots)",
+            ),
+        ];
     }
+    const p = new ProblemList();
     if (backup.schedule !== undefined) {
         const problem = datastore === Datastore.Sqlite ? sqliteScheduleProblem(backup.schedule) : (() => {
-            const p = parseCron(backup.schedule);
-            return typeof p === "string" ? p : undefined;
+            const parsed = parseCron(backup.schedule);
+            return typeof parsed === "string" ? parsed : undefined;
         })();
         if (problem !== undefined) {
-            throw new HybridInfraConfigError(
+            p.add(
                 `${at}.schedule`,
                 `${problem}, got ${showValue(backup.schedule)}`,
                 'write a 5-field cron expression (minute hour day-of-month month day-of-week), e.g. "0 */12 * * *" (every 12 hours) or "30 3 * * *" (daily at 03:30)',
@@ -168,42 +171,47 @@ export function validateK3sBackup(backup: K3sBackupArgs | undefined, datastore: 
         }
     }
     if (backup.retention !== undefined && !(Number.isInteger(backup.retention) && backup.retention >= 1 && backup.retention <= 1000)) {
-        throw new HybridInfraConfigError(`${at}.retention`, `must be a whole number from 1 to 1000, got ${showValue(backup.retention)}`, `use the number of backups to keep, e.g. ${DEFAULT_BACKUP_RETENTION} (the default)`);
+        p.add(`${at}.retention`, `must be a whole number from 1 to 1000, got ${showValue(backup.retention)}`, `use the number of backups to keep, e.g. ${DEFAULT_BACKUP_RETENTION} (the default)`);
     }
     if (backup.dir !== undefined && (typeof backup.dir !== "string" || !DIR_RE.test(backup.dir) || backup.dir.split("/").includes(".."))) {
-        throw new HybridInfraConfigError(`${at}.dir`, `is not an absolute directory path of letters, digits, '.', '_', '-' and '/', got ${showValue(backup.dir)}`, `use e.g. ${JSON.stringify(DEFAULT_BACKUP_DIR)} (the default) or "/srv/k3s-backups"`);
+        p.add(`${at}.dir`, `is not an absolute directory path of letters, digits, '.', '_', '-' and '/', got ${showValue(backup.dir)}`, `use e.g. ${JSON.stringify(DEFAULT_BACKUP_DIR)} (the default) or "/srv/k3s-backups"`);
     }
     const s3 = backup.s3;
-    if (s3 === undefined) return;
+    if (s3 === undefined) return [...p.problems];
     const s = `${at}.s3`;
     if (typeof s3.bucket !== "string" || !S3_BUCKET_RE.test(s3.bucket)) {
-        throw new HybridInfraConfigError(`${s}.bucket`, `is not an S3 bucket name, got ${showValue(s3.bucket)}`, "use the existing bucket's name: 3 to 63 lowercase letters, digits, '.' and '-'");
+        p.add(`${s}.bucket`, `is not an S3 bucket name, got ${showValue(s3.bucket)}`, "use the existing bucket's name: 3 to 63 lowercase letters, digits, '.' and '-'");
     }
     if (s3.endpoint !== undefined && (typeof s3.endpoint !== "string" || !S3_ENDPOINT_RE.test(s3.endpoint))) {
-        throw new HybridInfraConfigError(`${s}.endpoint`, `must be host or host:port without scheme or path, got ${showValue(s3.endpoint)}`, 'write e.g. "s3.eu-central-003.backblazeb2.com" or "minio.lan:9000" (with insecure: true for plain http)');
+        p.add(`${s}.endpoint`, `must be host or host:port without scheme or path, got ${showValue(s3.endpoint)}`, 'write e.g. "s3.eu-central-003.backblazeb2.com" or "minio.lan:9000" (with insecure: true for plain http)');
     }
     if (s3.region !== undefined && (typeof s3.region !== "string" || !S3_REGION_RE.test(s3.region))) {
-        throw new HybridInfraConfigError(`${s}.region`, `is not a region name, got ${showValue(s3.region)}`, `use the bucket's region, e.g. "eu-central-1" (default ${JSON.stringify(DEFAULT_S3_REGION)})`);
+        p.add(`${s}.region`, `is not a region name, got ${showValue(s3.region)}`, `use the bucket's region, e.g. "eu-central-1" (default ${JSON.stringify(DEFAULT_S3_REGION)})`);
     }
-    if (s3.folder !== undefined && (typeof s3.folder !== "string" || !S3_FOLDER_RE.test(s3.folder) || s3.folder.split("/").some((p) => p === "." || p === ".."))) {
-        throw new HybridInfraConfigError(`${s}.folder`, `is not a folder of letters, digits, '.', '_', '-' separated by '/', without leading or trailing '/', got ${showValue(s3.folder)}`, 'write e.g. "k3s/home-cluster"');
+    if (s3.folder !== undefined && (typeof s3.folder !== "string" || !S3_FOLDER_RE.test(s3.folder) || s3.folder.split("/").some((part) => part === "." || part === ".."))) {
+        p.add(`${s}.folder`, `is not a folder of letters, digits, '.', '_', '-' separated by '/', without leading or trailing '/', got ${showValue(s3.folder)}`, 'write e.g. "k3s/home-cluster"');
     }
     if (s3.accessKey !== undefined && (typeof s3.accessKey !== "string" || !S3_ACCESS_KEY_RE.test(s3.accessKey))) {
-        throw new HybridInfraConfigError(`${s}.accessKey`, `is not an access key ID, got ${showValue(s3.accessKey)}`, "copy the access key ID (not the secret key) from your S3 provider");
+        p.add(`${s}.accessKey`, `is not an access key ID, got ${showValue(s3.accessKey)}`, "copy the access key ID (not the secret key) from your S3 provider");
     }
+    // The key pair: one problem, the first of these.
     if (s3.accessKey !== undefined && s3.secretKey === undefined) {
-        throw new HybridInfraConfigError(`${s}.secretKey`, "is missing but accessKey is set", "set the secret access key as a secret: `pulumi config set --secret backupS3SecretKey <secret key>`");
-    }
-    if (s3.accessKey === undefined && s3.secretKey !== undefined) {
-        throw new HybridInfraConfigError(`${s}.accessKey`, "is missing but a secret key is set", "set the access key ID that belongs to the secret key");
-    }
-    if (datastore === Datastore.Sqlite && s3.accessKey === undefined) {
-        throw new HybridInfraConfigError(
+        p.add(`${s}.secretKey`, "is missing but accessKey is set", "set the secret access key as a secret: `pulumi config set --secret backupS3SecretKey <secret key>`");
+    } else if (s3.accessKey === undefined && s3.secretKey !== undefined) {
+        p.add(`${s}.accessKey`, "is missing but a secret key is set", "set the access key ID that belongs to the secret key");
+    } else if (datastore === Datastore.Sqlite && s3.accessKey === undefined) {
+        p.add(
             `${s}.accessKey`,
             'is missing; with k3s.datastore "sqlite" the backup script signs its uploads itself and has no instance credentials to fall back on',
             "set accessKey, and the secret key with `pulumi config set --secret backupS3SecretKey <secret key>`",
         );
     }
+    return [...p.problems];
+}
+
+/** Checks `k3s.backup` for the datastore the cluster has; throws every problem (see `k3sBackupProblems`). */
+export function validateK3sBackup(backup: K3sBackupArgs | undefined, datastore: Datastore, at = "k3s.backup"): void {
+    throwAll(k3sBackupProblems(backup, datastore, at));
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -443,17 +451,17 @@ export function renderSqliteBackupDelete(dir: string = DEFAULT_BACKUP_DIR): stri
 
 /**
  * Registers the k3s-backup step `<name>-k3s-backup` of a sqlite server (`name` is its K3sServer's), after its
- * install step (`opts.dependsOn`). Its secret (the S3 key) travels on stdin only.
+ * install step (`opts.dependsOn`), from its plan. Its secret (the S3 key) travels on stdin only.
  */
 export function createSqliteBackupStep(
     parent: pulumi.Resource,
     name: string,
     server: SshHostArgs,
     hostsByName: ReadonlyMap<string, SshHostArgs>,
-    backup: K3sBackupArgs,
+    plan: SqliteBackupPlan,
+    s3SecretKey: pulumi.Input<string> | undefined,
     opts: pulumi.CustomResourceOptions,
 ): command.remote.Command {
-    const plan = planSqliteBackup(server.name, backup);
     return remoteStep(
         `${name}-k3s-backup`,
         {
@@ -462,7 +470,7 @@ export function createSqliteBackupStep(
             connection: connectionFor(server, hostsByName),
             create: renderSqliteBackupStep(plan),
             delete: renderSqliteBackupDelete(plan.dir),
-            ...(backup.s3?.secretKey !== undefined ? { secrets: { [SECRET_BACKUP_S3]: pulumi.secret(backup.s3.secretKey) } } : {}),
+            ...(s3SecretKey !== undefined ? { secrets: { [SECRET_BACKUP_S3]: pulumi.secret(s3SecretKey) } } : {}),
         },
         { parent, ...opts },
     );

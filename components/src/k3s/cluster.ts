@@ -1,3 +1,4 @@
+import type { SshCheckOptions } from "../host/model";
 import * as pulumi from "@pulumi/pulumi";
 import * as command from "@pulumi/command";
 import * as k8s from "@pulumi/kubernetes";
@@ -6,9 +7,9 @@ import { connectionFor } from "../host/connection";
 import { remoteStep } from "../host/step";
 import { getInternals, setInternals } from "../util/internals";
 import { extractKubeconfig } from "./kubeconfig";
-import { apiUrl, Datastore, K3sClusterArgs, K3sInstallArgs, K3sNodeArgs, NodeRole } from "./model";
+import { apiUrl, Datastore, K3sClusterArgs, K3sNodeArgs, NodeRole } from "./model";
 import { K3sAgent, k3sAgentInternals, K3sNodeInternals, K3sServer, k3sServerInternals } from "./node";
-import { K3sPlan, planK3s } from "./plan";
+import { K3sPlan, nodeDecisions, planK3s } from "./plan";
 import { renderKubeconfigScript, renderTokenRotateDelete, renderTokenRotateScript } from "./scripts";
 import { SECRET_TOKEN } from "./render";
 
@@ -55,19 +56,15 @@ export class K3sCluster extends pulumi.ComponentResource {
     /** Worst-case seconds from a node going silent to its pods being evicted (see `failoverTimings`). */
     public readonly failoverBoundSeconds: pulumi.Output<number>;
 
-    constructor(name: string, args: K3sClusterArgs, opts?: pulumi.ComponentResourceOptions) {
+    /**
+     * @param options `sshChecked` when the caller (the cluster plan) already checked the nodes' SSH settings.
+     */
+    constructor(name: string, args: K3sClusterArgs, opts?: pulumi.ComponentResourceOptions, options: SshCheckOptions = {}) {
         super("hybridinfra:index:K3sCluster", name, {}, opts);
-        const plan = planK3s(args);
+        const plan = planK3s(args, options);
         for (const w of plan.warnings) void pulumi.log.warn(w, this);
 
         const byName = new Map<string, K3sNodeArgs>(args.nodes.map((n) => [n.name, n]));
-        // The kubeconfig endpoint must be in the API certificate: a given one on every server, a derived one on
-        // the server it belongs to (k3s does not add names it was not told about: --tls-san-security).
-        const endpointSan = (server: string): string | undefined => {
-            const e = plan.kubeconfigEndpoint;
-            if (e === undefined || (plan.kubeconfigEndpointOwner !== undefined && plan.kubeconfigEndpointOwner !== server)) return undefined;
-            return e !== byName.get(server)?.publicAddress ? e : undefined;
-        };
         const first = byName.get(plan.firstServer)!;
         const rotation = args.tokenRotation ?? 0;
         const token = new random.RandomPassword(
@@ -96,20 +93,8 @@ export class K3sCluster extends pulumi.ComponentResource {
                   )
                 : undefined;
         const firstUrl: pulumi.Input<string> = typeof first.overlayAddress === "string" ? apiUrl(first.overlayAddress) : pulumi.output(first.overlayAddress).apply(apiUrl);
-        const install: K3sInstallArgs = {
-            ...(plan.install.version !== undefined ? { version: plan.install.version } : {}),
-            ...(plan.install.channel !== undefined ? { channel: plan.install.channel } : {}),
-            ...(plan.install.mirrorUrl !== undefined ? { mirrorUrl: plan.install.mirrorUrl } : {}),
-            ...(plan.install.airgap !== undefined ? { airgap: plan.install.airgap } : {}),
-        };
-        const common = {
-            interfaceName: args.interfaceName,
-            token: tokenValue,
-            install,
-            failoverProfile: plan.timings.profile,
-            ...(args.kubeletArgs !== undefined ? { kubeletArgs: args.kubeletArgs } : {}),
-            ...(rotation > 0 ? { tokenRotation: rotation } : {}),
-        };
+        // What every node's component takes besides its decisions (the plan's): the Inputs.
+        const common = { interfaceName: args.interfaceName, token: tokenValue };
         // Only the hosts a node's steps connect through: its jump host, and the control host (the first
         // server) with its jump host. Handing every node the whole list made validation and connection
         // lookups quadratic in the cluster size.
@@ -135,6 +120,8 @@ export class K3sCluster extends pulumi.ComponentResource {
                       : opts?.dependsOn;
             const childOpts: pulumi.ComponentResourceOptions = { parent: this, ...(dependsOn !== undefined ? { dependsOn } : {}) };
             const controlHost = p.firstServer ? {} : { controlHost: first };
+            // Each node component gets its decisions from the plan; its args carry only the machine and the Inputs.
+            const decisions = nodeDecisions(plan, p);
             if (p.role === NodeRole.Server) {
                 const s = new K3sServer(
                     `${name}-${p.name}`,
@@ -143,24 +130,18 @@ export class K3sCluster extends pulumi.ComponentResource {
                         sshHosts: sshHostsFor(node),
                         ...controlHost,
                         node,
-                        datastore: plan.datastore,
                         ...(p.joinsFirstServer ? { serverUrl: firstUrl } : {}),
                         ...(plan.datastore === Datastore.External && args.datastoreEndpoint !== undefined ? { datastoreEndpoint: pulumi.secret(args.datastoreEndpoint) } : {}),
-                        ...(args.disable !== undefined ? { disable: args.disable } : {}),
-                        ...(args.kubeControllerManagerArgs !== undefined ? { kubeControllerManagerArgs: args.kubeControllerManagerArgs } : {}),
-                        ...(args.kubeApiServerArgs !== undefined ? { kubeApiServerArgs: args.kubeApiServerArgs } : {}),
-                        ...(args.secretsEncryption !== undefined ? { secretsEncryption: args.secretsEncryption } : {}),
-                        ...(args.clusterCidr !== undefined ? { clusterCidr: args.clusterCidr } : {}),
-                        ...(args.serviceCidr !== undefined ? { serviceCidr: args.serviceCidr } : {}),
-                        ...(endpointSan(p.name) !== undefined ? { tlsSans: [endpointSan(p.name)!] } : {}),
+                        // Read for its S3 secret key only (the backup itself is planned).
                         ...(args.backup !== undefined ? { backup: args.backup } : {}),
                     },
                     childOpts,
+                    decisions,
                 );
                 servers[p.name] = s;
                 internalsOf.set(p.name, k3sServerInternals(s));
             } else {
-                const a = new K3sAgent(`${name}-${p.name}`, { ...common, sshHosts: sshHostsFor(node), ...controlHost, node, serverUrl: firstUrl }, childOpts);
+                const a = new K3sAgent(`${name}-${p.name}`, { ...common, sshHosts: sshHostsFor(node), ...controlHost, node, serverUrl: firstUrl }, childOpts, decisions);
                 agents[p.name] = a;
                 internalsOf.set(p.name, k3sAgentInternals(a));
             }

@@ -8,6 +8,5 @@ export * from "./backup";
 export * from "./render";
 export * from "./scripts";
 export * from "./kubeconfig";
-export * from "./step";
 export * from "./node";
 export * from "./cluster";

@@ -2,17 +2,15 @@ import * as crypto from "node:crypto";
 import * as pulumi from "@pulumi/pulumi";
 import * as command from "@pulumi/command";
 import { connectionFor } from "../host/connection";
-import { SshHostArgs, validateSshHosts } from "../host/model";
-import { HybridInfraConfigError, showValue } from "../util/errors";
+import { SshHostArgs } from "../host/model";
 import { getInternals, setInternals } from "../util/internals";
-import { apiUrl, Datastore, DEFAULT_CHANNEL, FailoverProfile, K3sBackupArgs, K3sInstallArgs, K3sNodeArgs, NodeRole } from "./model";
-import { createSqliteBackupStep, planEtcdBackup, SECRET_BACKUP_S3, validateK3sBackup } from "./backup";
-import { planNodeConfig, K3sInstallPlan } from "./plan";
+import { whenResolved } from "../util/output";
+import { apiUrl, Datastore, FailoverProfile, K3sBackupArgs, K3sInstallArgs, K3sNodeArgs, NodeRole } from "./model";
+import { createSqliteBackupStep, SECRET_BACKUP_S3 } from "./backup";
+import { K3sInstallPlan, K3sNodeDecisions, nodeConfigValues, planK3sAgent, planK3sServer } from "./plan";
 import { renderK3sConfig, SECRET_DATASTORE, SECRET_TOKEN, yamlQuotedInner } from "./render";
 import { airgapRemotePaths, renderConfigDelete, renderConfigStep, renderInstallScript, renderNodeDrainScript, renderNodeReadyScript, renderNodeRemoveScript, renderUninstallScript } from "./scripts";
-import { whenResolved } from "./step";
 import { remoteStep } from "../host/step";
-import { ArgTarget, validateExtraArgs, validateInstall, validateK3sNode } from "./validate";
 
 /** What every k3s node component takes. */
 export interface K3sNodeCommonArgs {
@@ -145,30 +143,13 @@ export function k3sAgentInternals(a: K3sAgent): K3sNodeInternals {
     return getInternals<K3sNodeInternals>(a);
 }
 
-function installPlan(install: K3sInstallArgs | undefined): K3sInstallPlan {
-    const i = install ?? {};
-    return {
-        ...(i.version !== undefined ? { version: i.version } : { channel: i.channel ?? DEFAULT_CHANNEL }),
-        ...(i.mirrorUrl !== undefined ? { mirrorUrl: i.mirrorUrl.replace(/\/+$/, "") } : {}),
-        ...(i.airgap !== undefined ? { airgap: i.airgap } : {}),
-    };
-}
-
-function validateCommon(args: K3sNodeCommonArgs, role: NodeRole): void {
-    const profile = args.failoverProfile ?? FailoverProfile.Default;
-    validateSshHosts([args.node, ...(args.sshHosts ?? []).filter((h) => h.name !== args.node.name)], "hosts");
-    validateK3sNode(args.node, "node");
-    if (args.node.role !== role) {
-        throw new HybridInfraConfigError("node.role", `is ${showValue(args.node.role)} but this component is a k3s ${role}`, `use K3s${role === NodeRole.Server ? "Agent" : "Server"} for this host, or set its role to "${role}"`);
-    }
-    validateInstall(args.install ?? {}, "install");
-    validateExtraArgs(args.kubeletArgs, ArgTarget.Kubelet, "kubeletArgs", profile);
-}
-
+/** What `createNodeSteps` makes a node's steps from: the decisions, with the Inputs they need. */
 interface StepPlan {
     readonly role: NodeRole;
     readonly configYaml: pulumi.Input<string>;
+    readonly install: K3sInstallPlan;
     readonly datastoreEndpoint?: pulumi.Input<string>;
+    /** For the Ready check's label sync. */
     readonly labels: Readonly<Record<string, string>>;
     /** k3s.backup's S3 secret key, filled into an etcd server's config.yaml (`etcd-s3-secret-key`). */
     readonly backupS3SecretKey?: pulumi.Input<string>;
@@ -201,7 +182,7 @@ function createNodeSteps(parent: pulumi.ComponentResource, name: string, args: K
     if (args.controlHost !== undefined && !hostsByName.has(args.controlHost.name)) hostsByName.set(args.controlHost.name, args.controlHost);
     const connection = connectionFor(args.node, hostsByName);
     const host = args.node.name;
-    const install = installPlan(args.install);
+    const install = plan.install;
     const airgap = install.airgap;
 
     const config = remoteStep(
@@ -302,6 +283,40 @@ function createNodeSteps(parent: pulumi.ComponentResource, name: string, args: K
     return { steps, config, install: installStep, ...(nodeStep !== undefined ? { node: nodeStep } : {}), uploads, done: steps[steps.length - 1] };
 }
 
+/** The inputs of a node's args its steps read besides the decisions (an agent's serverUrl is required). */
+type NodeInputArgs = K3sNodeCommonArgs & Partial<Pick<K3sServerArgs, "serverUrl" | "datastoreEndpoint" | "backup">>;
+
+/**
+ * Registers a node's steps from its decisions, filling in the Inputs of its args: config.yaml once its
+ * addresses resolve (the join URL only where it joins), the datastore endpoint and the S3 secret key only
+ * where the decisions use them, and a sqlite server's k3s-backup step after its install.
+ */
+function createPlannedNode(parent: pulumi.ComponentResource, name: string, args: NodeInputArgs, d: K3sNodeDecisions, opts: pulumi.ComponentResourceOptions | undefined): K3sNodeInternals {
+    const s = d.settings;
+    const configYaml = whenResolved([args.node.overlayAddress, s.joinsServer ? args.serverUrl : undefined], ([nodeIp, serverUrl]) => renderK3sConfig(nodeConfigValues(s, nodeIp!, serverUrl)));
+    const s3SecretKey = args.backup?.s3?.secretKey;
+    const internals = createNodeSteps(
+        parent,
+        name,
+        args,
+        {
+            role: s.role,
+            configYaml,
+            install: d.install,
+            labels: s.labels,
+            ...(s.externalDatastore === true && args.datastoreEndpoint !== undefined ? { datastoreEndpoint: args.datastoreEndpoint } : {}),
+            ...(s.etcdBackup?.s3?.secretKey === true && s3SecretKey !== undefined ? { backupS3SecretKey: s3SecretKey } : {}),
+        },
+        opts,
+    );
+    // sqlite has no snapshots of its own: a step installs the backup script and its schedule, once k3s runs.
+    const backup =
+        d.sqliteBackup !== undefined
+            ? createSqliteBackupStep(parent, name, args.node, new Map((args.sshHosts ?? []).map((h) => [h.name, h])), d.sqliteBackup, s3SecretKey, { dependsOn: [internals.install] })
+            : undefined;
+    return { ...internals, ...(backup !== undefined ? { backup } : {}) };
+}
+
 /** A k3s server on the overlay. Alone it can join an existing cluster given `serverUrl` and `token`. */
 export class K3sServer extends pulumi.ComponentResource {
     /** The Kubernetes node name (the host name). */
@@ -309,67 +324,18 @@ export class K3sServer extends pulumi.ComponentResource {
     /** This server's API URL on the overlay. */
     public readonly url: pulumi.Output<string>;
 
-    constructor(name: string, args: K3sServerArgs, opts?: pulumi.ComponentResourceOptions) {
+    /**
+     * @param planned The decisions K3sCluster made for this server (`planK3s`, handed down by `nodeDecisions`).
+     * Then args only supply the machine and the Inputs (node, token, serverUrl, datastoreEndpoint, backup's S3
+     * secret key, controlHost, sshHosts) and are not validated again. Without it, the component validates and
+     * plans its own args (`planK3sServer`).
+     */
+    constructor(name: string, args: K3sServerArgs, opts?: pulumi.ComponentResourceOptions, planned?: K3sNodeDecisions) {
         super("hybridinfra:index:K3sServer", name, {}, opts);
-        validateCommon(args, NodeRole.Server);
-        const profile = args.failoverProfile ?? FailoverProfile.Default;
-        validateExtraArgs(args.kubeControllerManagerArgs, ArgTarget.KubeControllerManager, "kubeControllerManagerArgs", profile);
-        validateExtraArgs(args.kubeApiServerArgs, ArgTarget.KubeApiServer, "kubeApiServerArgs", profile);
-        const datastore = args.datastore ?? Datastore.Sqlite;
-        if (datastore === Datastore.External && args.datastoreEndpoint === undefined) {
-            throw new HybridInfraConfigError("datastoreEndpoint", 'is missing but datastore is "external"', "pass the endpoint as a secret");
-        }
-        if (datastore === Datastore.Sqlite && args.serverUrl !== undefined) {
-            throw new HybridInfraConfigError("serverUrl", 'is set but datastore is "sqlite", which cannot be shared between servers', 'use datastore "etcd" or "external" to run several servers');
-        }
-        validateK3sBackup(args.backup, datastore, "backup");
-        const node = args.node;
-        const configYaml = whenResolved([node.overlayAddress, args.serverUrl], ([nodeIp, serverUrl]) =>
-            renderK3sConfig(
-                planNodeConfig({
-                    role: NodeRole.Server,
-                    node,
-                    nodeIp: nodeIp!,
-                    interfaceName: args.interfaceName,
-                    ...(serverUrl !== undefined && datastore === Datastore.Etcd ? { serverUrl } : {}),
-                    clusterInit: datastore === Datastore.Etcd && serverUrl === undefined,
-                    externalDatastore: datastore === Datastore.External,
-                    failoverProfile: profile,
-                    ...(args.kubeletArgs !== undefined ? { kubeletArgs: args.kubeletArgs } : {}),
-                    ...(args.kubeControllerManagerArgs !== undefined ? { kubeControllerManagerArgs: args.kubeControllerManagerArgs } : {}),
-                    ...(args.kubeApiServerArgs !== undefined ? { kubeApiServerArgs: args.kubeApiServerArgs } : {}),
-                    ...(args.disable !== undefined ? { disable: args.disable } : {}),
-                    ...(args.secretsEncryption !== undefined ? { secretsEncryption: args.secretsEncryption } : {}),
-                    ...(args.clusterCidr !== undefined ? { clusterCidr: args.clusterCidr } : {}),
-                    ...(args.serviceCidr !== undefined ? { serviceCidr: args.serviceCidr } : {}),
-                    ...(args.tlsSans !== undefined ? { extraTlsSans: args.tlsSans } : {}),
-                    ...(args.tokenRotation !== undefined ? { tokenRotation: args.tokenRotation } : {}),
-                    ...(datastore === Datastore.Etcd && args.backup !== undefined ? { etcdBackup: planEtcdBackup(args.backup) } : {}),
-                }),
-            ),
-        );
-        const labels = planNodeConfig({ role: NodeRole.Server, node, nodeIp: "", interfaceName: args.interfaceName }).labels;
-        const internals = createNodeSteps(
-            this,
-            name,
-            args,
-            {
-                role: NodeRole.Server,
-                configYaml,
-                ...(datastore === Datastore.External && args.datastoreEndpoint !== undefined ? { datastoreEndpoint: args.datastoreEndpoint } : {}),
-                ...(datastore === Datastore.Etcd && args.backup?.s3?.secretKey !== undefined ? { backupS3SecretKey: args.backup.s3.secretKey } : {}),
-                labels,
-            },
-            opts,
-        );
-        // sqlite has no snapshots of its own: a step installs the backup script and its schedule, once k3s runs.
-        const backup =
-            datastore === Datastore.Sqlite && args.backup !== undefined
-                ? createSqliteBackupStep(this, name, node, new Map((args.sshHosts ?? []).map((h) => [h.name, h])), args.backup, { dependsOn: [internals.install] })
-                : undefined;
-        setInternals(this, { ...internals, ...(backup !== undefined ? { backup } : {}) });
-        this.nodeName = pulumi.output(node.name);
-        this.url = pulumi.output(node.overlayAddress).apply(apiUrl);
+        const decisions = planned ?? planK3sServer(args);
+        setInternals(this, createPlannedNode(this, name, args, decisions, opts));
+        this.nodeName = pulumi.output(args.node.name);
+        this.url = pulumi.output(args.node.overlayAddress).apply(apiUrl);
         this.registerOutputs({ nodeName: this.nodeName, url: this.url });
     }
 }
@@ -379,27 +345,16 @@ export class K3sAgent extends pulumi.ComponentResource {
     /** The Kubernetes node name (the host name). */
     public readonly nodeName: pulumi.Output<string>;
 
-    constructor(name: string, args: K3sAgentArgs, opts?: pulumi.ComponentResourceOptions) {
+    /**
+     * @param planned The decisions K3sCluster made for this agent (`planK3s`, handed down by `nodeDecisions`).
+     * Then args only supply the machine and the Inputs (node, token, serverUrl, controlHost, sshHosts) and are
+     * not validated again. Without it, the component validates and plans its own args (`planK3sAgent`).
+     */
+    constructor(name: string, args: K3sAgentArgs, opts?: pulumi.ComponentResourceOptions, planned?: K3sNodeDecisions) {
         super("hybridinfra:index:K3sAgent", name, {}, opts);
-        validateCommon(args, NodeRole.Agent);
-        const node = args.node;
-        const configYaml = whenResolved([node.overlayAddress, args.serverUrl], ([nodeIp, serverUrl]) =>
-            renderK3sConfig(
-                planNodeConfig({
-                    role: NodeRole.Agent,
-                    node,
-                    nodeIp: nodeIp!,
-                    interfaceName: args.interfaceName,
-                    serverUrl: serverUrl!,
-                    failoverProfile: args.failoverProfile ?? FailoverProfile.Default,
-                    ...(args.kubeletArgs !== undefined ? { kubeletArgs: args.kubeletArgs } : {}),
-                    ...(args.tokenRotation !== undefined ? { tokenRotation: args.tokenRotation } : {}),
-                }),
-            ),
-        );
-        const labels = planNodeConfig({ role: NodeRole.Agent, node, nodeIp: "", interfaceName: args.interfaceName }).labels;
-        setInternals(this, createNodeSteps(this, name, args, { role: NodeRole.Agent, configYaml, labels }, opts));
-        this.nodeName = pulumi.output(node.name);
+        const decisions = planned ?? planK3sAgent(args);
+        setInternals(this, createPlannedNode(this, name, args, decisions, opts));
+        this.nodeName = pulumi.output(args.node.name);
         this.registerOutputs({ nodeName: this.nodeName });
     }
 }

@@ -1,8 +1,12 @@
-import type { EtcdBackupPlan } from "./backup";
+import type { SshCheckOptions } from "../host/model";
+import { planEtcdBackup, planSqliteBackup } from "./backup";
+import type { EtcdBackupPlan, SqliteBackupPlan } from "./backup";
 import { defaultDatastore } from "./day2";
 import { failoverTimings, FailoverTimings } from "./failover";
-import { Datastore, DEFAULT_CHANNEL, FailoverProfile, isIp, K3sAirgapArgs, K3sClusterArgs, K3sNodeArgs, NodeRole, REGION_LABEL } from "./model";
-import { normaliseExtraArg, validateK3sCluster } from "./validate";
+import { Datastore, DEFAULT_CHANNEL, FailoverProfile, isIp, K3sAirgapArgs, K3sClusterArgs, K3sInstallArgs, K3sNodeArgs, NodeRole, REGION_LABEL } from "./model";
+import type { K3sAgentArgs, K3sServerArgs } from "./node";
+import { k3sAgentProblems, k3sServerProblems, normaliseExtraArg, validateK3sCluster } from "./validate";
+import { throwAll } from "../util/errors";
 
 /** Everything `renderK3sConfig` needs: plain values only (Inputs are resolved before rendering). */
 export interface K3sConfigValues {
@@ -37,16 +41,35 @@ export interface K3sConfigValues {
     readonly etcdBackup?: EtcdBackupPlan;
 }
 
-/** The per-node inputs of `planNodeConfig` (what a K3sServer / K3sAgent knows about itself). */
-export interface NodeConfigInput {
+/**
+ * The flags a failover profile puts first in a node's extra-arg lists: the rendered part of `FailoverTimings`,
+ * so a plan's timings are handed down as they are.
+ */
+export type FailoverFlags = Pick<FailoverTimings, "kubeletArgs" | "kubeControllerManagerArgs" | "kubeApiServerArgs">;
+
+/**
+ * What one node's config.yaml says, decided at plan time: everything but its addresses, which may be Outputs
+ * (Tailscale's are known only after `tailscale up`); `nodeConfigValues` adds them.
+ */
+export interface K3sNodeSettings extends Omit<K3sConfigValues, "nodeIp" | "advertiseAddress" | "serverUrl"> {
+    /** The node joins through a server's URL (`server:`): every agent, and a server joining embedded etcd. */
+    readonly joinsServer: boolean;
+}
+
+/** The per-node inputs of `planNodeSettings` (what a K3sServer / K3sAgent knows about itself). */
+export interface NodeSettingsInput {
     readonly role: NodeRole;
     readonly node: Pick<K3sNodeArgs, "name" | "location" | "publicAddress" | "labels" | "taints" | "overlayMtu">;
-    readonly nodeIp: string;
     readonly interfaceName: string;
-    readonly serverUrl?: string;
+    /** @default true for an agent, false for a server */
+    readonly joinsServer?: boolean;
     readonly clusterInit?: boolean;
     readonly externalDatastore?: boolean;
-    readonly failoverProfile?: FailoverProfile;
+    /**
+     * The failover profile's flags (a `failoverTimings` result, e.g. `K3sPlan.timings`).
+     * @default none: the "default" profile, which keeps upstream's values
+     */
+    readonly failover?: FailoverFlags;
     readonly kubeletArgs?: readonly string[];
     readonly kubeControllerManagerArgs?: readonly string[];
     readonly kubeApiServerArgs?: readonly string[];
@@ -61,12 +84,78 @@ export interface NodeConfigInput {
     readonly etcdBackup?: EtcdBackupPlan;
 }
 
+/** The inputs of `planNodeConfig`: a node's settings with its addresses known. */
+export interface NodeConfigInput extends Omit<NodeSettingsInput, "joinsServer"> {
+    readonly nodeIp: string;
+    /** Join URL (`server:`); absent on the server that starts the cluster. */
+    readonly serverUrl?: string;
+}
+
 function unique(values: readonly string[]): string[] {
     return [...new Set(values)];
 }
 
+/** A node's labels: the region from its location first, then its own labels by key. */
+function nodeLabels(node: Pick<K3sNodeArgs, "location" | "labels">): Record<string, string> {
+    const labels: Record<string, string> = { [REGION_LABEL]: node.location };
+    for (const k of Object.keys(node.labels ?? {}).sort()) labels[k] = node.labels![k];
+    return labels;
+}
+
 /**
- * Decides one node's k3s configuration. Pure; the profile's flags come first, then the user's.
+ * Decides one node's k3s configuration but its addresses. Pure; the profile's flags come first, then the
+ * user's. See `planNodeConfig` for the address flags.
+ */
+export function planNodeSettings(input: NodeSettingsInput): K3sNodeSettings {
+    const failover = input.failover ?? failoverTimings(FailoverProfile.Default);
+    const server = input.role === NodeRole.Server;
+    const publicIp = input.node.publicAddress !== undefined && isIp(input.node.publicAddress) ? input.node.publicAddress : undefined;
+    return {
+        role: input.role,
+        nodeName: input.node.name,
+        joinsServer: input.joinsServer ?? !server,
+        ...(publicIp !== undefined ? { nodeExternalIp: publicIp } : {}),
+        interfaceName: input.interfaceName,
+        ...(input.node.overlayMtu !== undefined ? { overlayMtu: input.node.overlayMtu } : {}),
+        ...(input.tokenRotation !== undefined && input.tokenRotation > 0 ? { tokenRotation: input.tokenRotation } : {}),
+        ...(server && input.clusterInit ? { clusterInit: true } : {}),
+        ...(server && input.externalDatastore ? { externalDatastore: true } : {}),
+        ...(server ? { tlsSans: unique([...(input.node.publicAddress !== undefined ? [input.node.publicAddress] : []), ...(input.extraTlsSans ?? [])]) } : {}),
+        labels: nodeLabels(input.node),
+        taints: [...(input.node.taints ?? [])],
+        ...(server && input.disable !== undefined && input.disable.length > 0 ? { disable: unique(input.disable) } : {}),
+        ...(server && input.secretsEncryption ? { secretsEncryption: true } : {}),
+        ...(server && input.clusterCidr !== undefined ? { clusterCidr: input.clusterCidr } : {}),
+        ...(server && input.serviceCidr !== undefined ? { serviceCidr: input.serviceCidr } : {}),
+        ...(server && input.etcdBackup !== undefined ? { etcdBackup: input.etcdBackup } : {}),
+        kubeletArgs: [...failover.kubeletArgs, ...(input.kubeletArgs ?? []).map(normaliseExtraArg)],
+        ...(server
+            ? {
+                  kubeControllerManagerArgs: [...failover.kubeControllerManagerArgs, ...(input.kubeControllerManagerArgs ?? []).map(normaliseExtraArg)],
+                  kubeApiServerArgs: [...failover.kubeApiServerArgs, ...(input.kubeApiServerArgs ?? []).map(normaliseExtraArg)],
+              }
+            : {}),
+    };
+}
+
+/**
+ * A node's config values: its planned settings with its addresses, once they are known. `serverUrl` is used
+ * only when the node joins a server (`settings.joinsServer`), and is then required.
+ */
+export function nodeConfigValues(settings: K3sNodeSettings, nodeIp: string, serverUrl?: string): K3sConfigValues {
+    const { joinsServer, ...values } = settings;
+    if (joinsServer && serverUrl === undefined) throw new Error(`nodeConfigValues: ${settings.nodeName} joins a server but has no server URL (bug in HybridInfra)`);
+    return {
+        ...values,
+        nodeIp,
+        ...(settings.role === NodeRole.Server ? { advertiseAddress: nodeIp } : {}),
+        ...(joinsServer ? { serverUrl: serverUrl! } : {}),
+    };
+}
+
+/**
+ * Decides one node's k3s configuration, its addresses known (`planNodeSettings`, then `nodeConfigValues`).
+ * Pure; the profile's flags come first, then the user's.
  *
  * The address flags, per k3s's docs (https://docs.k3s.io/cli/server "Listeners" and "Agent/Networking",
  * https://docs.k3s.io/cli/agent):
@@ -88,39 +177,8 @@ function unique(values: readonly string[]): string[] {
  *   public address, see `planKubeconfigEndpoint`); binding to one address would break the other.
  */
 export function planNodeConfig(input: NodeConfigInput): K3sConfigValues {
-    const timings = failoverTimings(input.failoverProfile ?? FailoverProfile.Default);
-    const server = input.role === NodeRole.Server;
-    const publicIp = input.node.publicAddress !== undefined && isIp(input.node.publicAddress) ? input.node.publicAddress : undefined;
-    const labels: Record<string, string> = { [REGION_LABEL]: input.node.location };
-    for (const k of Object.keys(input.node.labels ?? {}).sort()) labels[k] = input.node.labels![k];
-    return {
-        role: input.role,
-        nodeName: input.node.name,
-        nodeIp: input.nodeIp,
-        ...(publicIp !== undefined ? { nodeExternalIp: publicIp } : {}),
-        ...(server ? { advertiseAddress: input.nodeIp } : {}),
-        interfaceName: input.interfaceName,
-        ...(input.node.overlayMtu !== undefined ? { overlayMtu: input.node.overlayMtu } : {}),
-        ...(input.serverUrl !== undefined ? { serverUrl: input.serverUrl } : {}),
-        ...(input.tokenRotation !== undefined && input.tokenRotation > 0 ? { tokenRotation: input.tokenRotation } : {}),
-        ...(server && input.clusterInit ? { clusterInit: true } : {}),
-        ...(server && input.externalDatastore ? { externalDatastore: true } : {}),
-        ...(server ? { tlsSans: unique([...(input.node.publicAddress !== undefined ? [input.node.publicAddress] : []), ...(input.extraTlsSans ?? [])]) } : {}),
-        labels,
-        taints: [...(input.node.taints ?? [])],
-        ...(server && input.disable !== undefined && input.disable.length > 0 ? { disable: unique(input.disable) } : {}),
-        ...(server && input.secretsEncryption ? { secretsEncryption: true } : {}),
-        ...(server && input.clusterCidr !== undefined ? { clusterCidr: input.clusterCidr } : {}),
-        ...(server && input.serviceCidr !== undefined ? { serviceCidr: input.serviceCidr } : {}),
-        ...(server && input.etcdBackup !== undefined ? { etcdBackup: input.etcdBackup } : {}),
-        kubeletArgs: [...timings.kubeletArgs, ...(input.kubeletArgs ?? []).map(normaliseExtraArg)],
-        ...(server
-            ? {
-                  kubeControllerManagerArgs: [...timings.kubeControllerManagerArgs, ...(input.kubeControllerManagerArgs ?? []).map(normaliseExtraArg)],
-                  kubeApiServerArgs: [...timings.kubeApiServerArgs, ...(input.kubeApiServerArgs ?? []).map(normaliseExtraArg)],
-              }
-            : {}),
-    };
+    const { nodeIp, serverUrl, ...settings } = input;
+    return nodeConfigValues(planNodeSettings({ ...settings, joinsServer: serverUrl !== undefined }), nodeIp, serverUrl);
 }
 
 /** Where k3s comes from, after defaults. */
@@ -132,10 +190,32 @@ export interface K3sInstallPlan {
     readonly airgap?: K3sAirgapArgs;
 }
 
+/** Where k3s comes from: a pinned version, else a channel (default "stable"); the mirror without its trailing `/`. */
+export function planInstall(install: K3sInstallArgs): K3sInstallPlan {
+    return {
+        ...(install.version !== undefined ? { version: install.version } : { channel: install.channel ?? DEFAULT_CHANNEL }),
+        ...(install.mirrorUrl !== undefined ? { mirrorUrl: install.mirrorUrl.replace(/\/+$/, "") } : {}),
+        ...(install.airgap !== undefined ? { airgap: install.airgap } : {}),
+    };
+}
+
+/**
+ * What a K3sServer / K3sAgent makes its steps from besides its Inputs, decided once: by `planK3s` for the
+ * nodes of a K3sCluster (which hands it down), or by `planK3sServer` / `planK3sAgent` for a component used
+ * alone.
+ */
+export interface K3sNodeDecisions {
+    /** Its config.yaml but its addresses (labels for the Ready check included). */
+    readonly settings: K3sNodeSettings;
+    readonly install: K3sInstallPlan;
+    /** A sqlite server with k3s.backup: its k3s-backup step. */
+    readonly sqliteBackup?: SqliteBackupPlan;
+}
+
 /** One node's place in the cluster. */
 export interface K3sNodePlan {
     readonly name: string;
-    /** Index in `nodes` (for config paths `hosts[i]`). */
+    /** Index in `nodes` (for config paths `nodes[i]`). */
     readonly index: number;
     readonly role: NodeRole;
     readonly firstServer: boolean;
@@ -152,6 +232,10 @@ export interface K3sNodePlan {
     readonly after: readonly string[];
     /** Rollout batch of an agent (0 = right after the last server); servers have none. */
     readonly batch?: number;
+    /** Its config.yaml but its addresses. */
+    readonly settings: K3sNodeSettings;
+    /** The (only) server of a sqlite cluster with k3s.backup: its k3s-backup step. */
+    readonly sqliteBackup?: SqliteBackupPlan;
 }
 
 /** Decisions for a whole cluster. */
@@ -179,6 +263,11 @@ export interface K3sPlan {
     readonly warnings: readonly string[];
 }
 
+/** The decisions K3sCluster hands down to the component of node `p`. */
+export function nodeDecisions(plan: K3sPlan, p: K3sNodePlan): K3sNodeDecisions {
+    return { settings: p.settings, install: plan.install, ...(p.sqliteBackup !== undefined ? { sqliteBackup: p.sqliteBackup } : {}) };
+}
+
 /**
  * The address the kubeconfig points at. Given: as is. Derived from the first server (in config order) that
  * has a public address or that the machine running Pulumi reaches directly (no jump host): its public
@@ -193,6 +282,17 @@ export function planKubeconfigEndpoint(args: Pick<K3sClusterArgs, "nodes" | "kub
     return { kubeconfigEndpoint: reached.publicAddress ?? reached.address, kubeconfigEndpointOwner: reached.name };
 }
 
+/**
+ * The kubeconfig endpoint as a server's extra `tls-san`: a given endpoint on every server, a derived one on
+ * the server it belongs to (k3s does not add names it was not told about: --tls-san-security); none where it
+ * is the server's public address (already a `tls-san`) or when there is no endpoint (the overlay address).
+ */
+function endpointSan(endpoint: { kubeconfigEndpoint?: string; kubeconfigEndpointOwner?: string }, server: K3sNodeArgs): string | undefined {
+    const e = endpoint.kubeconfigEndpoint;
+    if (e === undefined || (endpoint.kubeconfigEndpointOwner !== undefined && endpoint.kubeconfigEndpointOwner !== server.name)) return undefined;
+    return e !== server.publicAddress ? e : undefined;
+}
+
 /** Nodes in the most populous location (a location is one eviction zone: see `failoverTimings`). */
 function largestSite(nodes: readonly { location: string }[]): number {
     const count = new Map<string, number>();
@@ -201,21 +301,50 @@ function largestSite(nodes: readonly { location: string }[]): number {
 }
 
 /** Validates and plans a cluster. Pure (throws HybridInfraConfigError on bad input). */
-export function planK3s(args: K3sClusterArgs): K3sPlan {
-    validateK3sCluster(args);
+export function planK3s(args: K3sClusterArgs, options: SshCheckOptions = {}): K3sPlan {
+    validateK3sCluster(args, options);
     const servers = args.nodes.map((n, index) => ({ n, index })).filter(({ n }) => n.role === NodeRole.Server);
     const agents = args.nodes.map((n, index) => ({ n, index })).filter(({ n }) => n.role === NodeRole.Agent);
     const datastore = args.datastore ?? defaultDatastore(servers.length);
     const first = servers[0].n;
     const last = servers[servers.length - 1].n;
     const warnings: string[] = [];
-    const { kubeconfigEndpoint, kubeconfigEndpointOwner } = planKubeconfigEndpoint(args);
+    const endpoint = planKubeconfigEndpoint(args);
+    const { kubeconfigEndpoint, kubeconfigEndpointOwner } = endpoint;
     if (datastore === Datastore.Etcd && new Set(servers.map(({ n }) => n.location)).size > 1) {
         warnings.push(
             `k3s: embedded etcd spans locations ${[...new Set(servers.map(({ n }) => n.location))].join(", ")} because k3s.allowEtcdAcrossLocations is true; ` +
                 "etcd across a WAN is not supported upstream: expect slow writes and leader elections when a link degrades",
         );
     }
+    const timings = failoverTimings(args.failoverProfile ?? FailoverProfile.Default, largestSite(args.nodes));
+    const etcdBackup = datastore === Datastore.Etcd && args.backup !== undefined ? planEtcdBackup(args.backup) : undefined;
+    // Settings every node shares; the profile's flags are the plan's own timings.
+    const shared = {
+        interfaceName: args.interfaceName,
+        failover: timings,
+        ...(args.kubeletArgs !== undefined ? { kubeletArgs: args.kubeletArgs } : {}),
+        ...(args.tokenRotation !== undefined ? { tokenRotation: args.tokenRotation } : {}),
+    };
+    const serverSettings = (n: K3sNodeArgs, clusterInit: boolean, joinsServer: boolean): K3sNodeSettings => {
+        const san = endpointSan(endpoint, n);
+        return planNodeSettings({
+            ...shared,
+            role: NodeRole.Server,
+            node: n,
+            joinsServer,
+            clusterInit,
+            externalDatastore: datastore === Datastore.External,
+            ...(args.kubeControllerManagerArgs !== undefined ? { kubeControllerManagerArgs: args.kubeControllerManagerArgs } : {}),
+            ...(args.kubeApiServerArgs !== undefined ? { kubeApiServerArgs: args.kubeApiServerArgs } : {}),
+            ...(args.disable !== undefined ? { disable: args.disable } : {}),
+            ...(args.secretsEncryption !== undefined ? { secretsEncryption: args.secretsEncryption } : {}),
+            ...(args.clusterCidr !== undefined ? { clusterCidr: args.clusterCidr } : {}),
+            ...(args.serviceCidr !== undefined ? { serviceCidr: args.serviceCidr } : {}),
+            ...(san !== undefined ? { extraTlsSans: [san] } : {}),
+            ...(etcdBackup !== undefined ? { etcdBackup } : {}),
+        });
+    };
     // Agents k3s already runs on roll in batches: the k-th `agentsPerBatch` deployed agents of every location
     // (config order) form batch k. New agents all join in batch 0, in parallel after the last server.
     const perBatch = args.agentsPerBatch ?? 1;
@@ -234,15 +363,21 @@ export function planK3s(args: K3sClusterArgs): K3sPlan {
     // Components are created in plan order, so a batch's nodes come after the whole previous batch.
     const agentsInRollOrder = [...agents].sort((a, b) => agentBatch.get(a.n.name)! - agentBatch.get(b.n.name)!);
     const nodes: K3sNodePlan[] = [
-        ...servers.map(({ n, index }, i) => ({
-            name: n.name,
-            index,
-            role: NodeRole.Server,
-            firstServer: i === 0,
-            clusterInit: i === 0 && datastore === Datastore.Etcd,
-            joinsFirstServer: i > 0 && datastore === Datastore.Etcd,
-            after: i > 0 ? [servers[i - 1].n.name] : [],
-        })),
+        ...servers.map(({ n, index }, i) => {
+            const clusterInit = i === 0 && datastore === Datastore.Etcd;
+            const joinsFirstServer = i > 0 && datastore === Datastore.Etcd;
+            return {
+                name: n.name,
+                index,
+                role: NodeRole.Server,
+                firstServer: i === 0,
+                clusterInit,
+                joinsFirstServer,
+                after: i > 0 ? [servers[i - 1].n.name] : [],
+                settings: serverSettings(n, clusterInit, joinsFirstServer),
+                ...(datastore === Datastore.Sqlite && args.backup !== undefined ? { sqliteBackup: planSqliteBackup(n.name, args.backup) } : {}),
+            };
+        }),
         ...agentsInRollOrder.map(({ n, index }) => {
             const batch = agentBatch.get(n.name)!;
             return {
@@ -254,6 +389,7 @@ export function planK3s(args: K3sClusterArgs): K3sPlan {
                 joinsFirstServer: true,
                 after: batch === 0 ? [last.name] : agentsInRollOrder.filter((a) => agentBatch.get(a.n.name) === batch - 1).map((a) => a.n.name),
                 batch,
+                settings: planNodeSettings({ ...shared, role: NodeRole.Agent, node: n, joinsServer: true }),
             };
         }),
     ];
@@ -263,14 +399,58 @@ export function planK3s(args: K3sClusterArgs): K3sPlan {
         servers: servers.map(({ n }) => n.name),
         agents: agents.map(({ n }) => n.name),
         nodes,
-        install: {
-            ...(args.version !== undefined ? { version: args.version } : { channel: args.channel ?? DEFAULT_CHANNEL }),
-            ...(args.mirrorUrl !== undefined ? { mirrorUrl: args.mirrorUrl.replace(/\/+$/, "") } : {}),
-            ...(args.airgap !== undefined ? { airgap: args.airgap } : {}),
-        },
-        timings: failoverTimings(args.failoverProfile ?? FailoverProfile.Default, largestSite(args.nodes)),
+        install: planInstall(args),
+        timings,
         ...(kubeconfigEndpoint !== undefined ? { kubeconfigEndpoint } : {}),
         ...(kubeconfigEndpointOwner !== undefined ? { kubeconfigEndpointOwner } : {}),
         warnings,
+    };
+}
+
+/** Validates (`k3sServerProblems`, every problem at once) and plans a K3sServer used alone. Pure. */
+export function planK3sServer(args: K3sServerArgs): K3sNodeDecisions {
+    throwAll(k3sServerProblems(args));
+    const datastore = args.datastore ?? Datastore.Sqlite;
+    const settings = planNodeSettings({
+        role: NodeRole.Server,
+        node: args.node,
+        interfaceName: args.interfaceName,
+        // A serverUrl joins only embedded etcd (sqlite refuses it; an external datastore needs no join).
+        joinsServer: datastore === Datastore.Etcd && args.serverUrl !== undefined,
+        clusterInit: datastore === Datastore.Etcd && args.serverUrl === undefined,
+        externalDatastore: datastore === Datastore.External,
+        failover: failoverTimings(args.failoverProfile ?? FailoverProfile.Default),
+        ...(args.kubeletArgs !== undefined ? { kubeletArgs: args.kubeletArgs } : {}),
+        ...(args.kubeControllerManagerArgs !== undefined ? { kubeControllerManagerArgs: args.kubeControllerManagerArgs } : {}),
+        ...(args.kubeApiServerArgs !== undefined ? { kubeApiServerArgs: args.kubeApiServerArgs } : {}),
+        ...(args.disable !== undefined ? { disable: args.disable } : {}),
+        ...(args.secretsEncryption !== undefined ? { secretsEncryption: args.secretsEncryption } : {}),
+        ...(args.clusterCidr !== undefined ? { clusterCidr: args.clusterCidr } : {}),
+        ...(args.serviceCidr !== undefined ? { serviceCidr: args.serviceCidr } : {}),
+        ...(args.tlsSans !== undefined ? { extraTlsSans: args.tlsSans } : {}),
+        ...(args.tokenRotation !== undefined ? { tokenRotation: args.tokenRotation } : {}),
+        ...(datastore === Datastore.Etcd && args.backup !== undefined ? { etcdBackup: planEtcdBackup(args.backup) } : {}),
+    });
+    return {
+        settings,
+        install: planInstall(args.install ?? {}),
+        ...(datastore === Datastore.Sqlite && args.backup !== undefined ? { sqliteBackup: planSqliteBackup(args.node.name, args.backup) } : {}),
+    };
+}
+
+/** Validates (`k3sAgentProblems`, every problem at once) and plans a K3sAgent used alone. Pure. */
+export function planK3sAgent(args: K3sAgentArgs): K3sNodeDecisions {
+    throwAll(k3sAgentProblems(args));
+    return {
+        settings: planNodeSettings({
+            role: NodeRole.Agent,
+            node: args.node,
+            interfaceName: args.interfaceName,
+            joinsServer: true,
+            failover: failoverTimings(args.failoverProfile ?? FailoverProfile.Default),
+            ...(args.kubeletArgs !== undefined ? { kubeletArgs: args.kubeletArgs } : {}),
+            ...(args.tokenRotation !== undefined ? { tokenRotation: args.tokenRotation } : {}),
+        }),
+        install: planInstall(args.install ?? {}),
     };
 }

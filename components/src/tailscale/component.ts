@@ -1,3 +1,4 @@
+import type { SshCheckOptions } from "../host/model";
 import * as pulumi from "@pulumi/pulumi";
 import type * as command from "@pulumi/command";
 import { connectionFor } from "../host/connection";
@@ -45,9 +46,12 @@ export class TailscaleOverlay extends pulumi.ComponentResource {
     /** The interface k3s uses: `tailscale0`. */
     public readonly interfaceName: pulumi.Output<string>;
 
-    constructor(name: string, args: TailscaleOverlayArgs, opts?: pulumi.ComponentResourceOptions) {
+    /**
+     * @param options `sshChecked` when the caller (the cluster plan) already checked the hosts' SSH settings.
+     */
+    constructor(name: string, args: TailscaleOverlayArgs, opts?: pulumi.ComponentResourceOptions, options: SshCheckOptions = {}) {
         super("hybridinfra:index:TailscaleOverlay", name, {}, opts);
-        validateTailscale(args, args.authKey !== undefined && args.authKey !== "");
+        validateTailscale(args, args.authKey !== undefined && args.authKey !== "", undefined, options);
         const hostsByName = new Map(args.hosts.map((h) => [h.name, h]));
         const authKey = pulumi.secret(args.authKey);
         const nodes: Record<string, TailscaleNodeInternals> = {};

@@ -1,5 +1,5 @@
 import { HybridInfraConfigError, showValue } from "../util/errors";
-import { SshHostArgs, validateSshHosts } from "../host/model";
+import { SshCheckOptions, SshHostArgs, validateSshHosts } from "../host/model";
 
 /** A machine that joins the tailnet. */
 export interface TailscaleHostArgs extends SshHostArgs {
@@ -47,8 +47,8 @@ function validCidr(value: string): boolean {
 }
 
 /** Checks a Tailscale overlay before any resource is registered. */
-export function validateTailscale(input: TailscalePlanInput, authKeyGiven: boolean, path = "overlay.tailscale"): void {
-    validateSshHosts(input.hosts);
+export function validateTailscale(input: TailscalePlanInput, authKeyGiven: boolean, path = "overlay.tailscale", options: SshCheckOptions = {}): void {
+    if (options.sshChecked !== true) validateSshHosts(input.hosts);
     if (!authKeyGiven) {
         throw new HybridInfraConfigError(
             `${path}.authKey`,

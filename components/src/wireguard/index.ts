@@ -3,6 +3,7 @@ export * from "./validate";
 export * from "./keys";
 export * from "./plan";
 export * from "./render";
+export * from "./scripts";
 export * from "./node";
 export * from "./mesh";
 export * from "./operator";

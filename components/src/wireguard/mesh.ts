@@ -5,9 +5,9 @@ import { getInternals, setInternals } from "../util/internals";
 import { wireguardPublicKey } from "./keys";
 import { WireGuardMeshArgs } from "./model";
 import { createPlannedWireGuardNode, MeshWireGuardNode, wireGuardNodeInternals } from "./node";
-import { interfaceSpecFromPlan, presharedKeySecret, PRIVATE_KEY_SECRET } from "./render";
+import { presharedKeySecret, PRIVATE_KEY_SECRET } from "./render";
 import { operatorConfigSpec, renderOperatorConfig } from "./operator";
-import { OverlayPlan, planOverlay } from "./plan";
+import { interfaceSpecFromPlan, OverlayPlan, planOverlay } from "./plan";
 
 /** What composition needs from a mesh: the plan and, per host, its node and steps. */
 export interface WireGuardMeshInternals {

@@ -8,15 +8,8 @@ import { HybridInfraConfigError, showValue } from "../util/errors";
 import { getInternals, setInternals } from "../util/internals";
 import { wireguardPublicKey } from "./keys";
 import { MAX_MTU, MIN_MTU, OVERLAY_DEFAULTS } from "./model";
-import {
-    PRIVATE_KEY_SECRET,
-    presharedKeySecret,
-    renderConfigBody,
-    renderConfigDeleteBody,
-    renderInstallBody,
-    renderInstallDeleteBody,
-    WgInterfaceSpec,
-} from "./render";
+import { PRIVATE_KEY_SECRET, presharedKeySecret, WgInterfaceSpec } from "./render";
+import { renderConfigBody, renderConfigDeleteBody, renderInstallBody, renderInstallDeleteBody } from "./scripts";
 import { parseEndpoint } from "./validate";
 
 /** One `[Peer]` of a WireGuard interface. */

@@ -1,6 +1,7 @@
 import * as crypto from "node:crypto";
 import { cidr as parseCidrStrict, formatIpv4, Ipv4Cidr, parseIpv4, usableHostCount } from "../util/cidr";
 import { OVERLAY_DEFAULTS, Topology, WireGuardHostArgs, WireGuardMeshArgs, WireGuardOperatorArgs } from "./model";
+import { WgInterfaceSpec } from "./render";
 import { locationGateways, parseEndpoint, validateOverlay } from "./validate";
 
 /** One `[Peer]` section of a node's config, before keys are known. */
@@ -348,5 +349,32 @@ export function decideOverlay(args: WireGuardMeshArgs): OverlayPlan {
         nodes,
         pairs,
         operators: (args.operators ?? []).map((o) => ({ name: o.name, address: addresses[o.name], mtu: args.mtu ?? OVERLAY_DEFAULTS.mtu, peers: peers[o.name] })),
+    };
+}
+
+/**
+ * The interface spec of one planned host, given every host's public key: what its wg-quick config and its
+ * host steps are rendered from (`renderWgConf`, `renderConfigBody`).
+ */
+export function interfaceSpecFromPlan(plan: OverlayPlan, host: string, publicKeys: Record<string, string>): WgInterfaceSpec {
+    const node = plan.nodes.find((n) => n.name === host);
+    if (node === undefined) throw new Error(`host ${host} is not in the plan`);
+    return {
+        host,
+        interfaceName: plan.interfaceName,
+        address: node.address,
+        overlayCidr: plan.cidr,
+        listenPort: plan.listenPort,
+        mtu: node.mtu,
+        forward: node.forward,
+        openListenPort: node.openListenPort,
+        trustedSources: [plan.podCidr, plan.serviceCidr],
+        lan: node.lan,
+        peers: node.peers.map((p) => {
+            const publicKey = publicKeys[p.name];
+            if (publicKey === undefined) throw new Error(`no public key for peer ${p.name} of ${host}`);
+            const address = plan.nodes.find((n) => n.name === p.name)?.address;
+            return { ...p, publicKey, ...(address !== undefined ? { address } : {}) };
+        }),
     };
 }

@@ -1,7 +1,7 @@
-import { validateSshHosts } from "../host/model";
+import { SshCheckOptions, validateSshHosts } from "../host/model";
 import { cidrContains, cidrLast, cidrOverlaps, formatIpv4, Ipv4Cidr, parseCidr, parseIpv4, usableHostCount } from "../util/cidr";
-import { HybridInfraConfigError, nearest, showValue } from "../util/errors";
-import { MAX_KEEPALIVE, MAX_MTU, MIN_KEEPALIVE, MIN_MTU, OVERLAY_DEFAULTS, Topology, WireGuardHostArgs, WireGuardMeshArgs } from "./model";
+import { HybridInfraConfigError, nearest, ProblemList, problemsOf, showValue, throwAll } from "../util/errors";
+import { MAX_KEEPALIVE, MAX_MTU, MIN_KEEPALIVE, MIN_MTU, OVERLAY_DEFAULTS, Topology, WireGuardHostArgs, WireGuardMeshArgs, WireGuardOperatorArgs } from "./model";
 
 const TOPOLOGIES: readonly string[] = Object.values(Topology);
 const LOCATION_RE = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
@@ -37,10 +37,10 @@ export function parseEndpoint(text: string): { host: string; port?: number } | u
     return { host, port };
 }
 
-function checkInt(path: string, value: unknown, min: number, max: number, what: string, fix: string): void {
+function checkInt(p: ProblemList, path: string, value: unknown, min: number, max: number, what: string, fix: string): void {
     if (value === undefined) return;
     if (typeof value !== "number" || !Number.isInteger(value) || value < min || value > max) {
-        throw new HybridInfraConfigError(path, `must be an integer from ${min} to ${max}${what}, got ${showValue(value)}`, fix);
+        p.add(path, `must be an integer from ${min} to ${max}${what}, got ${showValue(value)}`, fix);
     }
 }
 
@@ -50,13 +50,16 @@ export const MTU_FIX = `use ${OVERLAY_DEFAULTS.mtu} (the default), or a lower va
 /** How to fix a keepalive out of range (shared with the stack-config schema). */
 export const KEEPALIVE_FIX = `use ${OVERLAY_DEFAULTS.keepalive} (keeps NAT mappings open on common routers), or leave overlay.keepalive out to send keepalives from hosts behind NAT only`;
 
-function checkCidr(path: string, value: unknown, example: string): Ipv4Cidr {
+/** The CIDR, or `undefined` after adding its problem. */
+function checkCidr(p: ProblemList, path: string, value: unknown, example: string): Ipv4Cidr | undefined {
     const c = typeof value === "string" ? parseCidr(value) : undefined;
     if (c === undefined) {
-        throw new HybridInfraConfigError(path, `is not an IPv4 CIDR, got ${showValue(value)}`, `write it as network/prefix, e.g. ${JSON.stringify(example)}`);
+        p.add(path, `is not an IPv4 CIDR, got ${showValue(value)}`, `write it as network/prefix, e.g. ${JSON.stringify(example)}`);
+        return undefined;
     }
     if (c.hostBitsSet) {
-        throw new HybridInfraConfigError(path, `has host bits set, got ${showValue(value)}`, `use the network address ${JSON.stringify(c.text)}`);
+        p.add(path, `has host bits set, got ${showValue(value)}`, `use the network address ${JSON.stringify(c.text)}`);
+        return undefined;
     }
     return c;
 }
@@ -76,173 +79,165 @@ interface NamedCidr {
 }
 
 /**
- * Checks the overlay arguments before any resource is registered: hosts (SSH, names, locations,
- * endpoints, pinned addresses, MTUs), the overlay settings, overlaps between the overlay, every advertised
- * LAN, the pod and the service CIDR, and that every host has a path to every other one.
- * Throws `HybridInfraConfigError` naming the config path (`hosts[2].lan[0]`, `overlay.cidr`, …).
+ * Every problem of the overlay arguments, found before any resource is registered: hosts (SSH, names,
+ * locations, endpoints, pinned addresses, MTUs), the overlay settings, overlaps between the overlay, every
+ * advertised LAN, the pod and the service CIDR, and that every host has a path to every other one. Each
+ * problem names its config path (`hosts[2].lan[0]`, `overlay.cidr`, …). Checks that depend on a value already
+ * reported as invalid (addresses against an overlay CIDR that does not parse, gateways and paths under an
+ * unknown topology) are skipped rather than reported as noise.
  */
-export function validateOverlay(args: WireGuardMeshArgs): void {
+export function overlayProblems(args: WireGuardMeshArgs, options: SshCheckOptions = {}): HybridInfraConfigError[] {
     const hosts = args.hosts;
     if (!Array.isArray(hosts) || hosts.length === 0) {
-        throw new HybridInfraConfigError("hosts", `is empty, got ${showValue(hosts)}`, "list at least one machine under hosts");
+        return [new HybridInfraConfigError("hosts", `is empty, got ${showValue(hosts)}`, "list at least one machine under hosts")];
     }
-    validateSshHosts(hosts, "hosts");
+    const p = new ProblemList();
+    const sshProblems = options.sshChecked === true ? [] : problemsOf(() => validateSshHosts(hosts, "hosts"));
+    p.push(...sshProblems);
 
     const topology = args.topology ?? OVERLAY_DEFAULTS.topology;
-    if (!TOPOLOGIES.includes(topology)) {
+    const topologyKnown = TOPOLOGIES.includes(topology);
+    if (!topologyKnown) {
         const near = nearest(String(topology), TOPOLOGIES);
-        throw new HybridInfraConfigError(
+        p.add(
             "overlay.topology",
             `must be one of ${TOPOLOGIES.map((t) => JSON.stringify(t)).join(", ")}, got ${showValue(topology)}`,
             near !== undefined ? `use ${JSON.stringify(near)}` : `use "hub" (the default) unless every pair of hosts can reach each other`,
         );
     }
-    const overlay = checkCidr("overlay.cidr", args.cidr ?? OVERLAY_DEFAULTS.cidr, OVERLAY_DEFAULTS.cidr);
-    checkInt("overlay.listenPort", args.listenPort, 1, 65535, "", `use a free UDP port, e.g. ${OVERLAY_DEFAULTS.listenPort}`);
+    const overlay = checkCidr(p, "overlay.cidr", args.cidr ?? OVERLAY_DEFAULTS.cidr, OVERLAY_DEFAULTS.cidr);
+    checkInt(p, "overlay.listenPort", args.listenPort, 1, 65535, "", `use a free UDP port, e.g. ${OVERLAY_DEFAULTS.listenPort}`);
     const iface = args.interfaceName ?? OVERLAY_DEFAULTS.interfaceName;
     if (typeof iface !== "string" || !INTERFACE_RE.test(iface)) {
-        throw new HybridInfraConfigError(
-            "overlay.interfaceName",
-            `must be 1 to 15 letters, digits or "_=+.-", got ${showValue(iface)}`,
-            `use a short name such as "${OVERLAY_DEFAULTS.interfaceName}"`,
-        );
+        p.add("overlay.interfaceName", `must be 1 to 15 letters, digits or "_=+.-", got ${showValue(iface)}`, `use a short name such as "${OVERLAY_DEFAULTS.interfaceName}"`);
     }
-    checkInt("overlay.keepalive", args.keepalive, MIN_KEEPALIVE, MAX_KEEPALIVE, " seconds", KEEPALIVE_FIX);
-    checkInt("overlay.mtu", args.mtu, MIN_MTU, MAX_MTU, "", MTU_FIX);
-    const pod = checkCidr("overlay.podCidr", args.podCidr ?? OVERLAY_DEFAULTS.podCidr, OVERLAY_DEFAULTS.podCidr);
-    const svc = checkCidr("overlay.serviceCidr", args.serviceCidr ?? OVERLAY_DEFAULTS.serviceCidr, OVERLAY_DEFAULTS.serviceCidr);
+    checkInt(p, "overlay.keepalive", args.keepalive, MIN_KEEPALIVE, MAX_KEEPALIVE, " seconds", KEEPALIVE_FIX);
+    checkInt(p, "overlay.mtu", args.mtu, MIN_MTU, MAX_MTU, "", MTU_FIX);
+    const pod = checkCidr(p, "overlay.podCidr", args.podCidr ?? OVERLAY_DEFAULTS.podCidr, OVERLAY_DEFAULTS.podCidr);
+    const svc = checkCidr(p, "overlay.serviceCidr", args.serviceCidr ?? OVERLAY_DEFAULTS.serviceCidr, OVERLAY_DEFAULTS.serviceCidr);
 
-    const operators = args.operators ?? [];
-    if (!Array.isArray(operators)) {
-        throw new HybridInfraConfigError("overlay.operators", `must be a list, got ${showValue(operators)}`, 'write e.g. [{ name: "laptop" }]');
-    }
-    const first = operatorNameProblems(hosts, operators)[0];
-    if (first !== undefined) throw first;
+    const operatorArg = args.operators ?? [];
+    const operatorsAreList = Array.isArray(operatorArg);
+    if (!operatorsAreList) p.add("overlay.operators", `must be a list, got ${showValue(operatorArg)}`, 'write e.g. [{ name: "laptop" }]');
+    const operators = operatorsAreList ? operatorArg : [];
+    const operatorNames = operatorNameProblems(hosts, operators);
+    p.push(...operatorNames);
     const members = hosts.length + operators.length;
-    if (usableHostCount(overlay) < members) {
+    if (overlay !== undefined && usableHostCount(overlay) < members) {
         const ops = operators.length > 0 ? ` and ${operators.length} operator${operators.length === 1 ? "" : "s"}` : "";
-        throw new HybridInfraConfigError(
-            "overlay.cidr",
-            `${overlay.text} has room for ${usableHostCount(overlay)} hosts, got ${hosts.length} hosts${ops}`,
-            `use a larger block: a /${prefixFor(members)} or shorter prefix`,
-        );
+        p.add("overlay.cidr", `${overlay.text} has room for ${usableHostCount(overlay)} hosts, got ${hosts.length} hosts${ops}`, `use a larger block: a /${prefixFor(members)} or shorter prefix`);
     }
 
-    const blocks: NamedCidr[] = [
-        { path: "overlay.cidr", what: "the overlay CIDR", cidr: overlay },
-        { path: "overlay.podCidr", what: "the pod CIDR", cidr: pod },
-        { path: "overlay.serviceCidr", what: "the service CIDR", cidr: svc },
-    ];
+    // Blocks are compared with those checked before them; one that overlaps is reported once and not kept.
+    const blocks: NamedCidr[] = [];
     const checkOverlap = (b: NamedCidr): void => {
-        for (const other of blocks) {
-            if (!cidrOverlaps(b.cidr, other.cidr)) continue;
-            const fix =
-                b.host !== undefined && other.host !== undefined
-                    ? "advertise each LAN from one host only (one subnet router per LAN)"
-                    : b.host !== undefined
-                      ? `advertise only the LAN's own block, outside ${other.cidr.text}, or move ${other.path}`
-                      : "choose blocks that do not overlap, e.g. the overlay in 10.100.0.0/24, pods in 10.42.0.0/16, services in 10.43.0.0/16";
-            const owner = other.host !== undefined ? ` of host ${JSON.stringify(other.host)}` : "";
-            throw new HybridInfraConfigError(b.path, `${b.cidr.text} overlaps ${other.what} ${other.path} (${other.cidr.text})${owner}`, fix);
+        const other = blocks.find((o) => cidrOverlaps(b.cidr, o.cidr));
+        if (other === undefined) {
+            blocks.push(b);
+            return;
         }
-        blocks.push(b);
+        const fix =
+            b.host !== undefined && other.host !== undefined
+                ? "advertise each LAN from one host only (one subnet router per LAN)"
+                : b.host !== undefined
+                  ? `advertise only the LAN's own block, outside ${other.cidr.text}, or move ${other.path}`
+                  : "choose blocks that do not overlap, e.g. the overlay in 10.100.0.0/24, pods in 10.42.0.0/16, services in 10.43.0.0/16";
+        const owner = other.host !== undefined ? ` of host ${JSON.stringify(other.host)}` : "";
+        p.add(b.path, `${b.cidr.text} overlaps ${other.what} ${other.path} (${other.cidr.text})${owner}`, fix);
     };
     // The three cluster blocks first, so that their own overlaps are reported on the later key.
-    const [o, p, s] = blocks.splice(0);
-    checkOverlap(o);
-    checkOverlap(p);
-    checkOverlap(s);
+    if (overlay !== undefined) checkOverlap({ path: "overlay.cidr", what: "the overlay CIDR", cidr: overlay });
+    if (pod !== undefined) checkOverlap({ path: "overlay.podCidr", what: "the pod CIDR", cidr: pod });
+    if (svc !== undefined) checkOverlap({ path: "overlay.serviceCidr", what: "the service CIDR", cidr: svc });
 
     const pinned = new Map<number, number>();
     const gateways = new Map<string, number>();
     hosts.forEach((h: WireGuardHostArgs, i) => {
         const at = `hosts[${i}]`;
         if (typeof h.location !== "string" || !LOCATION_RE.test(h.location)) {
-            throw new HybridInfraConfigError(
-                `${at}.location`,
-                `must be a lowercase name (letters, digits, '-'), got ${showValue(h.location)}`,
-                `name where the machine is, e.g. "tokyo" or "home"`,
-            );
+            p.add(`${at}.location`, `must be a lowercase name (letters, digits, '-'), got ${showValue(h.location)}`, `name where the machine is, e.g. "tokyo" or "home"`);
         }
         if (h.endpoint !== undefined && parseEndpoint(h.endpoint) === undefined) {
-            throw new HybridInfraConfigError(
+            p.add(
                 `${at}.endpoint`,
                 `is not an IP address or DNS name with an optional :port, got ${showValue(h.endpoint)}`,
                 `use the public IP or DNS name only, e.g. "203.0.113.10" or "vpn.example.org:51820"`,
             );
         }
         if (h.hub === true && h.endpoint === undefined) {
-            throw new HybridInfraConfigError(
+            p.add(
                 `${at}.endpoint`,
                 `is missing, but host ${JSON.stringify(h.name)} is a hub (hub: true) that other hosts must reach from the internet`,
                 "set endpoint to its public IP or DNS name, or remove hub: true",
             );
         }
-        checkInt(`${at}.mtu`, h.mtu, MIN_MTU, MAX_MTU, "", MTU_FIX);
-        if (h.gateway === true) {
-            if (topology !== Topology.Locations) {
-                throw new HybridInfraConfigError(
-                    `${at}.gateway`,
-                    `only applies to topology "locations", got topology ${JSON.stringify(topology)}`,
-                    `remove gateway, or set overlay.topology to "locations"`,
-                );
-            }
+        checkInt(p, `${at}.mtu`, h.mtu, MIN_MTU, MAX_MTU, "", MTU_FIX);
+        // Whether a gateway is allowed, and where, depends on a known topology.
+        if (h.gateway === true && topologyKnown) {
             const prev = gateways.get(h.location);
-            if (prev !== undefined) {
-                throw new HybridInfraConfigError(
+            if (topology !== Topology.Locations) {
+                p.add(`${at}.gateway`, `only applies to topology "locations", got topology ${JSON.stringify(topology)}`, `remove gateway, or set overlay.topology to "locations"`);
+            } else if (prev !== undefined) {
+                p.add(
                     `${at}.gateway`,
                     `location ${JSON.stringify(h.location)} already has hosts[${prev}] (${JSON.stringify(hosts[prev].name)}) as gateway`,
                     "mark at most one host per location as gateway",
                 );
+            } else {
+                gateways.set(h.location, i);
             }
-            gateways.set(h.location, i);
         }
-        if (h.overlayAddress !== undefined) {
-            const ip = parseIpv4(h.overlayAddress);
-            if (ip === undefined) {
-                throw new HybridInfraConfigError(
-                    `${at}.overlayAddress`,
-                    `is not an IPv4 address, got ${showValue(h.overlayAddress)}`,
-                    `pin a bare address inside ${overlay.text}, e.g. "${formatIpv4(overlay.network + 10)}", or remove overlayAddress`,
-                );
-            }
-            const range = `${formatIpv4(overlay.network + 1)} to ${formatIpv4(cidrLast(overlay) - 1)}`;
-            if (!cidrContains(overlay, ip)) {
-                throw new HybridInfraConfigError(
-                    `${at}.overlayAddress`,
-                    `${h.overlayAddress} is outside the overlay overlay.cidr (${overlay.text})`,
-                    `pin an address from ${range}, or remove overlayAddress`,
-                );
-            }
-            if (ip === overlay.network || ip === cidrLast(overlay)) {
-                throw new HybridInfraConfigError(
-                    `${at}.overlayAddress`,
-                    `${h.overlayAddress} is the ${ip === overlay.network ? "network" : "broadcast"} address of ${overlay.text}`,
-                    `pin a host address from ${range}`,
-                );
-            }
-            const prev = pinned.get(ip);
-            if (prev !== undefined) {
-                throw new HybridInfraConfigError(
-                    `${at}.overlayAddress`,
-                    `${h.overlayAddress} is already pinned by hosts[${prev}] (${JSON.stringify(hosts[prev].name)})`,
-                    "give every host its own address, or remove overlayAddress to derive one",
-                );
-            }
-            pinned.set(ip, i);
-        }
+        // A pinned address is checked against the overlay CIDR, so only when that parsed.
+        if (h.overlayAddress !== undefined && overlay !== undefined) checkPinned(p, `${at}.overlayAddress`, h.overlayAddress, overlay, pinned, i, hosts);
         if (h.lan !== undefined) {
             if (!Array.isArray(h.lan)) {
-                throw new HybridInfraConfigError(`${at}.lan`, `must be a list of CIDRs, got ${showValue(h.lan)}`, `write e.g. ["192.168.50.0/24"]`);
+                p.add(`${at}.lan`, `must be a list of CIDRs, got ${showValue(h.lan)}`, `write e.g. ["192.168.50.0/24"]`);
+            } else {
+                h.lan.forEach((l, j) => {
+                    const c = checkCidr(p, `${at}.lan[${j}]`, l, "192.168.50.0/24");
+                    if (c !== undefined) checkOverlap({ path: `${at}.lan[${j}]`, what: "the LAN", cidr: c, host: h.name });
+                });
             }
-            h.lan.forEach((l, j) => {
-                const c = checkCidr(`${at}.lan[${j}]`, l, "192.168.50.0/24");
-                checkOverlap({ path: `${at}.lan[${j}]`, what: "the LAN", cidr: c, host: h.name });
-            });
         }
     });
-    validatePaths(args, topology);
-    validateOperatorPaths(args, topology);
+    // Paths follow the topology; the SSH addresses they may use were checked by validateSshHosts.
+    if (topologyKnown) {
+        pathProblems(p, hosts, topology, sshProblems.length === 0);
+        if (operatorNames.length === 0) operatorPathProblems(p, hosts, operators, topology);
+    }
+    return [...p.problems];
+}
+
+/**
+ * Checks the overlay arguments before any resource is registered and throws every problem at once (one as a
+ * `HybridInfraConfigError`, several as `HybridInfraConfigErrors`): see `overlayProblems`.
+ */
+export function validateOverlay(args: WireGuardMeshArgs, options: SshCheckOptions = {}): void {
+    throwAll(overlayProblems(args, options));
+}
+
+/** A pinned overlay address: an IPv4 host address inside the overlay, pinned by no earlier host. */
+function checkPinned(p: ProblemList, path: string, address: string, overlay: Ipv4Cidr, pinned: Map<number, number>, i: number, hosts: readonly WireGuardHostArgs[]): void {
+    const ip = parseIpv4(address);
+    if (ip === undefined) {
+        p.add(path, `is not an IPv4 address, got ${showValue(address)}`, `pin a bare address inside ${overlay.text}, e.g. "${formatIpv4(overlay.network + 10)}", or remove overlayAddress`);
+        return;
+    }
+    const range = `${formatIpv4(overlay.network + 1)} to ${formatIpv4(cidrLast(overlay) - 1)}`;
+    if (!cidrContains(overlay, ip)) {
+        p.add(path, `${address} is outside the overlay overlay.cidr (${overlay.text})`, `pin an address from ${range}, or remove overlayAddress`);
+        return;
+    }
+    if (ip === overlay.network || ip === cidrLast(overlay)) {
+        p.add(path, `${address} is the ${ip === overlay.network ? "network" : "broadcast"} address of ${overlay.text}`, `pin a host address from ${range}`);
+        return;
+    }
+    const prev = pinned.get(ip);
+    if (prev !== undefined) {
+        p.add(path, `${address} is already pinned by hosts[${prev}] (${JSON.stringify(hosts[prev].name)})`, "give every host its own address, or remove overlayAddress to derive one");
+        return;
+    }
+    pinned.set(ip, i);
 }
 
 const OPERATOR_NAME_RE = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
@@ -294,41 +289,43 @@ export function operatorNameProblems(hosts: readonly { readonly name: string }[]
 /**
  * An operator is behind NAT and dials: it needs a hub (`hub`), a relay for the hosts behind NAT (`mesh`), or a
  * location gateway with a public endpoint (`locations`; it also carries the traffic of gateways behind NAT).
+ * One problem at most: the first operator's (they all dial the same hosts).
  */
-function validateOperatorPaths(args: WireGuardMeshArgs, topology: Topology): void {
-    const operators = args.operators ?? [];
+function operatorPathProblems(p: ProblemList, hosts: readonly WireGuardHostArgs[], operators: readonly WireGuardOperatorArgs[], topology: Topology): void {
     if (operators.length === 0) return;
-    const hosts = args.hosts;
     const op = JSON.stringify(operators[0].name);
     switch (topology) {
         case Topology.Hub: {
             if (hosts.some((h) => h.hub === true)) return;
             const candidates = hosts.filter((h) => h.endpoint !== undefined).map((h) => h.name);
-            throw new HybridInfraConfigError(
+            p.add(
                 "overlay.operators[0]",
                 `operator ${op} dials the hub of topology "hub", but no host has hub: true`,
                 candidates.length > 0 ? `set hub: true on a host with a public endpoint (candidates: ${candidates.join(", ")})` : "give one host its public IP as endpoint and set hub: true on it",
             );
+            return;
         }
         case Topology.Mesh: {
             if (hosts.some((h) => h.hub === true)) return;
             const i = hosts.findIndex((h) => h.endpoint === undefined);
             if (i < 0) return;
-            throw new HybridInfraConfigError(
+            p.add(
                 "overlay.operators[0]",
                 `operator ${op} cannot reach host ${JSON.stringify(hosts[i].name)} (hosts[${i}]): an operator is behind NAT, so is that host (no endpoint), and no hub relays between them`,
                 `set hub: true on a host with a public endpoint (it relays), or give ${JSON.stringify(hosts[i].name)} an endpoint`,
             );
+            return;
         }
         case Topology.Locations: {
             const gws = [...locationGateways(hosts).entries()];
             if (gws.some(([, gi]) => hosts[gi].endpoint !== undefined)) return;
             const [loc, gi] = gws[0];
-            throw new HybridInfraConfigError(
+            p.add(
                 "overlay.operators[0]",
                 `operator ${op} dials the location gateways that have a public endpoint, but none has one (gateway ${JSON.stringify(hosts[gi].name)} of location ${JSON.stringify(loc)}, hosts[${gi}], is behind NAT)`,
                 `give a host a public endpoint and set gateway: true on it, or use overlay.topology hub or mesh`,
             );
+            return;
         }
         default: {
             const never: never = topology;
@@ -337,15 +334,18 @@ function validateOperatorPaths(args: WireGuardMeshArgs, topology: Topology): voi
     }
 }
 
-/** Every host must reach every other one: checked per topology. */
-function validatePaths(args: WireGuardMeshArgs, topology: Topology): void {
-    const hosts = args.hosts;
+/**
+ * Every host must reach every other one: checked per topology. A missing hub or relay is one problem (the
+ * first pair without a path: one fix serves them all); so is the first pair of gateways both behind NAT. The
+ * SSH addresses used as endpoints inside a location are checked only when `validateSshHosts` passed.
+ */
+function pathProblems(p: ProblemList, hosts: readonly WireGuardHostArgs[], topology: Topology, sshValid: boolean): void {
     const hubs = hosts.filter((h) => h.hub === true);
     switch (topology) {
         case Topology.Hub: {
             if (hubs.length === 0 && hosts.length > 1) {
                 const candidates = hosts.filter((h) => h.endpoint !== undefined).map((h) => h.name);
-                throw new HybridInfraConfigError(
+                p.add(
                     "hosts",
                     `topology "hub" needs a hub, but no host has hub: true (got ${hosts.length} hosts)`,
                     candidates.length > 0
@@ -360,7 +360,7 @@ function validatePaths(args: WireGuardMeshArgs, topology: Topology): void {
             const nat = hosts.map((h, i) => ({ h, i })).filter(({ h }) => h.endpoint === undefined);
             if (nat.length >= 2) {
                 const [a, b] = nat;
-                throw new HybridInfraConfigError(
+                p.add(
                     `hosts[${b.i}]`,
                     `host ${JSON.stringify(b.h.name)} has no path to host ${JSON.stringify(a.h.name)} (hosts[${a.i}]): both are behind NAT (no endpoint) and no hub can relay between them`,
                     "set endpoint on one of them, or set hub: true on a host with a public endpoint to relay",
@@ -370,28 +370,30 @@ function validatePaths(args: WireGuardMeshArgs, topology: Topology): void {
         }
         case Topology.Locations: {
             // Inside a location hosts without a public endpoint are reached at their SSH address.
-            hosts.forEach((h, i) => {
-                const shared = hosts.some((o) => o !== h && o.location === h.location);
-                if (shared && h.endpoint === undefined && parseEndpoint(h.address) === undefined) {
-                    throw new HybridInfraConfigError(
-                        `hosts[${i}].ssh.host`,
-                        `is the WireGuard endpoint of ${JSON.stringify(h.name)} inside location ${JSON.stringify(h.location)}, but is not an IP address or DNS name, got ${showValue(h.address)}`,
-                        "use the host's LAN address as its SSH address, or set endpoint",
-                    );
-                }
-            });
-            const gws = locationGateways(hosts);
-            const list = [...gws.entries()];
+            if (sshValid) {
+                hosts.forEach((h, i) => {
+                    const shared = hosts.some((o) => o !== h && o.location === h.location);
+                    if (shared && h.endpoint === undefined && parseEndpoint(h.address) === undefined) {
+                        p.add(
+                            `hosts[${i}].ssh.host`,
+                            `is the WireGuard endpoint of ${JSON.stringify(h.name)} inside location ${JSON.stringify(h.location)}, but is not an IP address or DNS name, got ${showValue(h.address)}`,
+                            "use the host's LAN address as its SSH address, or set endpoint",
+                        );
+                    }
+                });
+            }
+            const list = [...locationGateways(hosts).entries()];
             for (let x = 0; x < list.length; x++) {
                 for (let y = x + 1; y < list.length; y++) {
                     const [la, ia] = list[x];
                     const [lb, ib] = list[y];
                     if (hosts[ia].endpoint === undefined && hosts[ib].endpoint === undefined) {
-                        throw new HybridInfraConfigError(
+                        p.add(
                             `hosts[${ib}]`,
                             `gateway ${JSON.stringify(hosts[ib].name)} of location ${JSON.stringify(lb)} has no path to gateway ${JSON.stringify(hosts[ia].name)} of location ${JSON.stringify(la)} (hosts[${ia}]): both are behind NAT (no endpoint)`,
                             "give one of the two locations a gateway with a public endpoint (gateway: true on a host with endpoint)",
                         );
+                        return;
                     }
                 }
             }

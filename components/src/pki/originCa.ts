@@ -1,7 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as cloudflare from "@pulumi/cloudflare";
 import * as tls from "@pulumi/tls";
-import { ecdsaKey, IssuedCert } from "../apps/tls";
+import { ecdsaKey, IssuedCert } from "./tls";
 
 /** Cloudflare's longest Origin CA validity (15 years): the certificate is only trusted by Cloudflare's edge. */
 export const ORIGIN_CA_VALIDITY_DAYS = 5475;
