@@ -1,6 +1,7 @@
 import { describe, it } from "node:test";
 import * as assert from "node:assert/strict";
-import { CertManager, TraefikDashboard, CERT_MANAGER_VERSION, validateCertManager, validateTraefikDashboard } from "../../components/src/addons";
+import { CertManager, TraefikDashboard, CERT_MANAGER_VERSION } from "../../components/src/addons";
+import { validateCertManager, validateTraefikDashboard } from "../../components/src/addons/plan";
 import { record, settle } from "../harness/mocks";
 import { assertAllOnProvider, assertSecretInput, clusterProvider, plainSecretFree } from "./helpers";
 

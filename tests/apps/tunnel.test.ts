@@ -2,7 +2,8 @@ import { describe, it } from "node:test";
 import * as assert from "node:assert/strict";
 import * as cloudflare from "@pulumi/cloudflare";
 import { ExposedApp, exposedAppInternals, Exposure, TlsMode } from "../../components/src/apps";
-import { CloudflareTunnel, CATCH_ALL_SERVICE, tunnelIngressRules, validateTunnel, CloudflareTunnelArgs } from "../../components/src/cloudflare";
+import { CloudflareTunnel, CloudflareTunnelArgs } from "../../components/src/cloudflare";
+import { CATCH_ALL_SERVICE, tunnelIngressRules, validateTunnel } from "../../components/src/cloudflare/plan";
 import { record, settle } from "../harness/mocks";
 import { assertAllOnProvider, assertSecretInput, assertSubset, clusterProvider, plainSecretFree } from "./helpers";
 

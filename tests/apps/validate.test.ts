@@ -1,8 +1,10 @@
 import { describe, it } from "node:test";
 import * as assert from "node:assert/strict";
-import { validateApps, AppLike, AppValidationContext, ExposedApp } from "../../components/src/apps";
+import { validateApps, ExposedApp } from "../../components/src/apps";
+import type { AppLike, AppValidationContext } from "../../components/src/apps/validate";
 import { isValidHostname } from "../../components/src/util/hostname";
-import { PublicIngressForwardArgs, validateForward } from "../../components/src/ingress";
+import { PublicIngressForwardArgs } from "../../components/src/ingress";
+import { validateForward } from "../../components/src/ingress/plan";
 import { record } from "../harness/mocks";
 import { TEST_KEY } from "../harness/fixtures";
 import { clusterProvider } from "./helpers";

@@ -1,6 +1,12 @@
-export * from "./types";
-export * from "./plan";
-export * from "./component";
-export * from "./reach";
-export * from "./consistency";
-export * from "./removal";
+// Re-exported from the package root (components/src/index.ts).
+export { HostRole, IngressMode, OverlayKind } from "./types";
+export type { ClusterAppArgs, ClusterCloudflareArgs, ClusterHostArgs, ClusterIngressArgs, ClusterK3sArgs, ClusterOverlayArgs, ClusterSshArgs, HybridClusterArgs } from "./types";
+export { composeCluster, HybridCluster } from "./component";
+export { clusterReachProblems, kubeconfigEndpointProblems } from "./reach";
+export { clusterConsistencyProblems } from "./consistency";
+export { CLUSTER_HOSTS_OUTPUT, hostsInCluster, vanishedHostProblems } from "./removal";
+
+// Only for the repository's tools and tests: not part of the package's API.
+export { hybridClusterInternals } from "./component";
+export type { ClusterComposition } from "./component";
+export { removalProblems } from "./removal";

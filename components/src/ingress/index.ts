@@ -1,4 +1,3 @@
-export * from "./model";
-export * from "./plan";
-export * from "./render";
-export * from "./forward";
+// Re-exported from the package root (components/src/index.ts).
+export type { PublicIngressForwardArgs } from "./model";
+export { PublicIngressForward } from "./forward";

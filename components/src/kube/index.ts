@@ -1,3 +1,2 @@
-export * from "./labels";
-export * from "./provider";
-export * from "./certManager";
+// Re-exported from the package root (components/src/index.ts).
+export { REGION_LABEL, standardLabels } from "./labels";

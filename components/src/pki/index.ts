@@ -1,2 +1,3 @@
-export * from "./tls";
-export * from "./originCa";
+// Re-exported from the package root (components/src/index.ts).
+export { PrivateCa, privateCaInternals } from "./tls";
+export type { PrivateCaArgs, PrivateCaInternals } from "./tls";
