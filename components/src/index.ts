@@ -12,8 +12,8 @@
 export { HybridInfraConfigError, HybridInfraConfigErrors, nearest, showValue, throwAll } from "./util/errors";
 
 // SSH hosts, shared by every host-side component.
-export { validatePrivateKey } from "./host";
-export type { SshHostArgs, SshJumpArgs } from "./host";
+export { SSH_ADDRESS_FIX, sshAddressProblem, validatePrivateKey } from "./host";
+export type { SshCheckOptions, SshHostArgs, SshJumpArgs } from "./host";
 
 // WireGuard overlay.
 export { KEEPALIVE_FIX, MAX_KEEPALIVE, MAX_MTU, MIN_KEEPALIVE, MIN_MTU, MTU_FIX, Topology, WireGuardMesh, WireGuardNode } from "./wireguard";
@@ -81,6 +81,8 @@ export {
     clusterReachProblems,
     composeCluster,
     HostRole,
+    planCluster,
+    withDeployedHosts,
     hostsInCluster,
     HybridCluster,
     IngressMode,
@@ -89,6 +91,8 @@ export {
     vanishedHostProblems,
 } from "./cluster";
 export type {
+    ClusterPlan,
+    ClusterNodeSpec,
     ClusterAppArgs,
     ClusterCloudflareArgs,
     ClusterHostArgs,

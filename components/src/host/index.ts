@@ -1,6 +1,6 @@
 // Re-exported from the package root (components/src/index.ts).
-export { validatePrivateKey } from "./model";
-export type { SshHostArgs, SshJumpArgs } from "./model";
+export { SSH_ADDRESS_FIX, sshAddressProblem, validatePrivateKey } from "./model";
+export type { SshCheckOptions, SshHostArgs, SshJumpArgs } from "./model";
 
 // Only for the composition layer (cluster/), the repository's tools and tests: not part of the package's API.
 export { SSH_DIAL_DEFAULTS, validateSshHosts } from "./model";

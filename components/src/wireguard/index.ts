@@ -10,7 +10,7 @@ export { WireGuardMesh } from "./mesh";
 export { OVERLAY_DEFAULTS } from "./model";
 export { overlayProblems, parseEndpoint, validateOverlay } from "./validate";
 export { wireguardPublicKey } from "./keys";
-export { interfaceSpecFromPlan, planOverlay, planOverlayAddresses, preferredAddress } from "./plan";
+export { decideOverlay, interfaceSpecFromPlan, planOverlay, planOverlayAddresses, preferredAddress } from "./plan";
 export type { OverlayPlan, PlannedNode, PlannedPeer } from "./plan";
 export {
     chainNames,
