@@ -206,7 +206,7 @@ describe("overlay validation: every independent mistake at once", () => {
         );
         assert.deepEqual(
             overlayProblems({ hosts: [home("home-a", { endpoint: "198.51.100.1" }), home("home-b", { address: "" })], topology: Topology.Locations }).map((e) => e.message),
-            ['hosts[1].ssh.host: is empty for host "home-b", got "". Fix: set the SSH address (IP or DNS name) of the machine'],
+            ['hosts[1].ssh.host: is empty for host "home-b", got "". Fix: set the SSH address of the machine: a bare IPv4 or IPv6 address or DNS name, without a user or port (those are ssh.user and ssh.port)'],
         );
     });
 });
