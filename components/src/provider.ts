@@ -13,6 +13,10 @@
  * plugin runner, so tests can import it.
  */
 import * as path from "node:path";
+import * as pulumi from "@pulumi/pulumi";
+import type { Inputs } from "@pulumi/pulumi";
+import type { ConstructResult } from "@pulumi/pulumi/provider";
+import { HybridInfraConfigError, HybridInfraConfigErrors } from "./util/errors";
 import { main } from "@pulumi/pulumi/provider";
 import {
     ComponentProvider,
@@ -173,6 +177,19 @@ export class HybridInfraProvider extends ComponentProvider {
         super({ name: PACKAGE_NAME, components: publicComponents(), dirname: PACKAGE_DIR, ...options });
     }
 
+    /**
+     * Constructs a component for a C#, Go, Python or YAML program. A config problem (one or several, all found
+     * at once) becomes a `pulumi.InputPropertiesError`, which the engine prints per property: each with its
+     * path in the component's inputs (`hosts[2].ssh.port`) and its `problem. Fix: fix` text.
+     */
+    override async construct(name: string, type: string, inputs: Inputs, options: pulumi.ComponentResourceOptions): Promise<ConstructResult> {
+        try {
+            return await super.construct(name, type, inputs, options);
+        } catch (e) {
+            throw asInputPropertiesError(e);
+        }
+    }
+
     override async getSchema(): Promise<string> {
         if (this.markedSchema === undefined) {
             const schema = JSON.parse(await super.getSchema()) as PackageSchemaLike;
@@ -180,6 +197,19 @@ export class HybridInfraProvider extends ComponentProvider {
         }
         return this.markedSchema;
     }
+}
+
+/**
+ * A config problem as the engine's error for invalid inputs (`pulumi.InputPropertiesError`), each problem a
+ * property error; anything else unchanged.
+ */
+export function asInputPropertiesError(e: unknown): unknown {
+    const problems = e instanceof HybridInfraConfigErrors ? e.errors : e instanceof HybridInfraConfigError ? [e] : undefined;
+    if (problems === undefined) return e;
+    return new pulumi.InputPropertiesError({
+        message: (e as Error).message,
+        errors: problems.map((p) => ({ propertyPath: p.path, reason: `${p.problem}. Fix: ${p.fix}` })),
+    });
 }
 
 /** Serves the provider over gRPC to the Pulumi engine (`args` as the engine passes them). */

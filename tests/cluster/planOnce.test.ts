@@ -6,6 +6,7 @@ import { describe, it } from "node:test";
 import * as assert from "node:assert/strict";
 import { Session } from "node:inspector/promises";
 import * as path from "node:path";
+import * as pulumi from "@pulumi/pulumi";
 import { loadStack, PROJECT } from "../../tools/stack";
 import { RENDER_CALLS, RENDER_OUTPUTS } from "../../tools/render-lib";
 import { runProgram } from "../../infra/program";
@@ -103,4 +104,33 @@ describe("plan once: each host's SSH settings are validated once", () => {
             assert.equal(n, 1, `validateSshHosts ran ${n} times`);
         });
     }
+});
+
+describe("one error channel for component package users (C#, Go, Python, YAML)", () => {
+    it("the provider's construct reports every problem of a HybridCluster as one InputPropertiesError, a property error each", async () => {
+        const { HybridInfraProvider } = await import("../../components/src/provider");
+        const key = "-----BEGIN OPENSSH PRIVATE KEY-----\nx\n-----END OPENSSH PRIVATE KEY-----\n";
+        const inputs = {
+            sshPrivateKey: key,
+            hosts: [
+                { name: "cloud", ssh: { host: "203.0.113.10" }, location: "cloud", publicEndpoint: "203.0.113.10", roles: ["hub", "server"], overlayAddress: "10.100.1.5" },
+                { name: "home", ssh: { host: "192.168.50.10" }, location: "home", roles: ["agent"] },
+            ],
+            k3s: { kubeletArgs: ["--node-status-update-frequency=4s"] },
+            apps: [{ name: "web", image: "nginx:1.27", ports: [{ containerPort: 80 }], hostnames: ["web.example.com"], placement: { locations: ["mars"] } }],
+        };
+        let thrown: unknown;
+        await record(async () => {
+            try {
+                await new HybridInfraProvider().construct("c", "hybridinfra:index:HybridCluster", inputs, {});
+            } catch (e) {
+                thrown = e;
+            }
+            return {};
+        });
+        assert.ok(pulumi.InputPropertiesError.isInstance(thrown), `not an InputPropertiesError: ${String(thrown)}`);
+        const errors = (thrown as pulumi.InputPropertiesError).errors;
+        assert.deepEqual(errors.map((e) => e.propertyPath), ["hosts[0].overlayAddress", "k3s.kubeletArgs[0]", "apps[0].placement.locations[0]"]);
+        for (const e of errors) assert.match(e.reason, /\. Fix: \S/);
+    });
 });
