@@ -38,23 +38,23 @@ function siteHost(site: number, j: number, name: string = `site-${site}-${j}`): 
     const location = `site-${site}`;
     if (j === 0) {
         const ip = `198.51.${100 + Math.floor(site / 250)}.${(site % 250) + 1}`;
-        return { name, ssh: { host: ip }, location, publicEndpoint: ip, roles: ["agent"] };
+        return { name, ssh: { address: ip }, location, publicEndpoint: ip, roles: ["agent"] };
     }
     // NAT'd: the SSH address is the LAN address, reached through the site's public host.
-    return { name, ssh: { host: `192.168.${site % 250}.${10 + j}`, jumpHost: `site-${site}-0` }, location, roles: ["agent"] };
+    return { name, ssh: { address: `192.168.${site % 250}.${10 + j}`, jumpHost: `site-${site}-0` }, location, roles: ["agent"] };
 }
 
 export function generateCluster(o: GenerateOptions): ClusterConfig {
     if (!Number.isInteger(o.n) || o.n < 3) throw new Error(`n must be an integer ≥ 3, got ${o.n}`);
     const hosts: HostConfig[] = [
-        { name: "hub", ssh: { host: "203.0.113.1" }, location: "cloud", publicEndpoint: "203.0.113.1", roles: ["hub"] },
-        { name: "server", ssh: { host: "203.0.113.2" }, location: "cloud", publicEndpoint: "203.0.113.2", roles: ["server"] },
+        { name: "hub", ssh: { address: "203.0.113.1" }, location: "cloud", publicEndpoint: "203.0.113.1", roles: ["hub"] },
+        { name: "server", ssh: { address: "203.0.113.2" }, location: "cloud", publicEndpoint: "203.0.113.2", roles: ["server"] },
     ];
     // A tenth of the fleet (at least one) are public cloud agents; the rest live in sites of SITE_SIZE.
     const cloudAgents = Math.max(1, Math.floor(o.n / 10));
     for (let i = 0; i < cloudAgents && hosts.length < o.n; i++) {
         const ip = `203.0.${114 + Math.floor(i / 250)}.${(i % 250) + 1}`;
-        hosts.push({ name: `cloud-${i}`, ssh: { host: ip }, location: "cloud", publicEndpoint: ip, roles: ["agent"] });
+        hosts.push({ name: `cloud-${i}`, ssh: { address: ip }, location: "cloud", publicEndpoint: ip, roles: ["agent"] });
     }
     for (let k = 0; hosts.length < o.n; k++) hosts.push(siteHost(Math.floor(k / SITE_SIZE) + 1, k % SITE_SIZE));
     if (o.addHost) {

@@ -46,7 +46,7 @@ const endpoint = /^[A-Za-z0-9.-]+(:[0-9]{1,5})?$/;
 const Role = z.enum(HostRole);
 
 const Ssh = z.strictObject({
-    host: sshAddress,
+    address: sshAddress,
     port: z.number().int().min(1).max(65535).optional(),
     user: z.string().min(1).optional(),
     hostKey: z.string().min(1).optional(),
@@ -241,7 +241,7 @@ function keysAt(path: Path): string[] {
 }
 
 const FIXES: Record<string, string> = {
-    "ssh.host": SSH_ADDRESS_FIX,
+    "ssh.address": SSH_ADDRESS_FIX,
     "ssh.port": "use the port sshd listens on, an integer from 1 to 65535 (22 by default)",
     "ssh.dialErrorLimit": "use -1 (no limit) or a count from 1 to 10000, e.g. 30 for a machine that sleeps (default 10)",
     "ssh.perDialTimeout": "use whole seconds from 0 (no limit) to 3600, e.g. 30 for a slow link (default 15)",

@@ -17,8 +17,8 @@ import { composeMessage } from "../harness/config";
 const base = (): HybridClusterArgs => ({
     sshPrivateKey: pulumi.secret(TEST_KEY),
     hosts: [
-        { name: "cloud", ssh: { host: "203.0.113.10" }, location: "cloud", publicEndpoint: "203.0.113.10", roles: [HostRole.Hub, HostRole.Server] },
-        { name: "home", ssh: { host: "192.168.50.10" }, location: "home", roles: [HostRole.Agent] },
+        { name: "cloud", ssh: { address: "203.0.113.10" }, location: "cloud", publicEndpoint: "203.0.113.10", roles: [HostRole.Hub, HostRole.Server] },
+        { name: "home", ssh: { address: "192.168.50.10" }, location: "home", roles: [HostRole.Agent] },
     ],
     apps: [{ name: "web", image: "nginx:1.27", ports: [{ containerPort: 80 }], hostnames: ["web.example.com"] }],
 });
@@ -73,7 +73,7 @@ describe("HybridCluster alone rejects §1 contradictions before registering anyt
 
     it("an appended pin on an earlier host's derived address", async () => {
         const args = base();
-        args.hosts.push({ name: "nas", ssh: { host: "192.168.50.11" }, location: "home", roles: [HostRole.Agent], overlayAddress: preferredAddress("home", "10.100.0.0/24") });
+        args.hosts.push({ name: "nas", ssh: { address: "192.168.50.11" }, location: "home", roles: [HostRole.Agent], overlayAddress: preferredAddress("home", "10.100.0.0/24") });
         await rejectsBeforeRegistering(
             args,
             'hosts[2].overlayAddress: is "10.100.0.163", the address hosts[1] ("home") derives from its name; pinning it on "nas" moves "home" from 10.100.0.163 to 10.100.0.164, and adding a machine must never move another. Fix: pin a free address such as 10.100.0.1, or remove hosts[2].overlayAddress',
@@ -84,7 +84,7 @@ describe("HybridCluster alone rejects §1 contradictions before registering anyt
         const args = { ...base(), k3s: { serviceCidr: "192.168.50.0/24" } };
         await rejectsBeforeRegistering(
             args,
-            'hosts[1].ssh.host: is "192.168.50.10", inside k3s.serviceCidr (192.168.50.0/24): once k3s runs, that address is routed to services, so pulumi up can no longer reach "home" over SSH. Fix: set k3s.serviceCidr to a block that holds no SSH address, e.g. 10.43.0.0/24, or reach the host at another address',
+            'hosts[1].ssh.address: is "192.168.50.10", inside k3s.serviceCidr (192.168.50.0/24): once k3s runs, that address is routed to services, so pulumi up can no longer reach "home" over SSH. Fix: set k3s.serviceCidr to a block that holds no SSH address, e.g. 10.43.0.0/24, or reach the host at another address',
         );
     });
 

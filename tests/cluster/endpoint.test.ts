@@ -21,22 +21,22 @@ function stackWith(stack: string, k3s: Record<string, unknown>): Record<string, 
 describe("k3s.kubeconfigEndpoint", () => {
     it("rejects private-ingress's stale 10.100.0.10 (the home server's overlay address is .99), showing both", () => {
         assert.deepEqual(configProblems(stackWith("private-ingress", { kubeconfigEndpoint: "10.100.0.10" })), [
-            'k3s.kubeconfigEndpoint: "10.100.0.10" is no address of a k3s server (home-server: ssh.host "192.168.50.10", overlay address "10.100.0.99"). ' +
+            'k3s.kubeconfigEndpoint: "10.100.0.10" is no address of a k3s server (home-server: ssh.address "192.168.50.10", overlay address "10.100.0.99"). ' +
                 `Fix: remove it to use the address of the first server pulumi up reaches (home-server at "192.168.50.10"), ${FIX_TAIL}`,
         ]);
     });
 
     it("rejects ha-homelab's stale 10.100.0.11 (lab-server-1's overlay address is .249)", () => {
         assert.deepEqual(configProblems(stackWith("ha-homelab", { kubeconfigEndpoint: "10.100.0.11" })), [
-            'k3s.kubeconfigEndpoint: "10.100.0.11" is no address of a k3s server (lab-server-1: ssh.host "192.168.50.11", overlay address "10.100.0.249"; ' +
-                'lab-server-2: ssh.host "192.168.50.12", overlay address "10.100.0.182"; lab-server-3: ssh.host "192.168.50.13", overlay address "10.100.0.153"). ' +
+            'k3s.kubeconfigEndpoint: "10.100.0.11" is no address of a k3s server (lab-server-1: ssh.address "192.168.50.11", overlay address "10.100.0.249"; ' +
+                'lab-server-2: ssh.address "192.168.50.12", overlay address "10.100.0.182"; lab-server-3: ssh.address "192.168.50.13", overlay address "10.100.0.153"). ' +
                 `Fix: remove it to use the address of the first server pulumi up reaches (lab-server-1 at "192.168.50.11"), ${FIX_TAIL}`,
         ]);
     });
 
     it("rejects an agent's public address as the API endpoint (own example: no API server listens there)", () => {
         assert.deepEqual(configProblems(stackWith("cross-cloud", { kubeconfigEndpoint: "198.51.100.32" })), [
-            'k3s.kubeconfigEndpoint: "198.51.100.32" is no address of a k3s server (tokyo-1: ssh.host "203.0.113.31", publicEndpoint "203.0.113.31", overlay address "10.100.0.173"). ' +
+            'k3s.kubeconfigEndpoint: "198.51.100.32" is no address of a k3s server (tokyo-1: ssh.address "203.0.113.31", publicEndpoint "203.0.113.31", overlay address "10.100.0.173"). ' +
                 `Fix: remove it to use the address of the first server pulumi up reaches (tokyo-1 at "203.0.113.31"), ${FIX_TAIL}`,
         ]);
     });

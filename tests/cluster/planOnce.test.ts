@@ -113,8 +113,8 @@ describe("one error channel for component package users (C#, Go, Python, YAML)",
         const inputs = {
             sshPrivateKey: key,
             hosts: [
-                { name: "cloud", ssh: { host: "203.0.113.10" }, location: "cloud", publicEndpoint: "203.0.113.10", roles: ["hub", "server"], overlayAddress: "10.100.1.5" },
-                { name: "home", ssh: { host: "192.168.50.10" }, location: "home", roles: ["agent"] },
+                { name: "cloud", ssh: { address: "203.0.113.10" }, location: "cloud", publicEndpoint: "203.0.113.10", roles: ["hub", "server"], overlayAddress: "10.100.1.5" },
+                { name: "home", ssh: { address: "192.168.50.10" }, location: "home", roles: ["agent"] },
             ],
             k3s: { kubeletArgs: ["--node-status-update-frequency=4s"] },
             apps: [{ name: "web", image: "nginx:1.27", ports: [{ containerPort: 80 }], hostnames: ["web.example.com"], placement: { locations: ["mars"] } }],

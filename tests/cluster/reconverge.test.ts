@@ -22,7 +22,7 @@ async function labSteps(generation?: number) {
 
 describe("reconverge: raising it runs every host step again", () => {
     it("the stack config accepts a whole number from 0 up, and names the fix otherwise", () => {
-        const base = { hosts: [{ name: "a", ssh: { host: "203.0.113.10" }, location: "cloud", publicEndpoint: "203.0.113.10", roles: ["hub", "server"] }] };
+        const base = { hosts: [{ name: "a", ssh: { address: "203.0.113.10" }, location: "cloud", publicEndpoint: "203.0.113.10", roles: ["hub", "server"] }] };
         assert.equal(parseClusterConfig({ ...base, reconverge: 3 }).reconverge, 3);
         for (const bad of [-1, 1.5]) {
             assert.throws(() => parseClusterConfig({ ...base, reconverge: bad }), (e: Error) => /reconverge: .*Fix: use a whole number from 0 up; raise it by one to run every host step again/.test(e.message));

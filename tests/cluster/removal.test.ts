@@ -15,9 +15,9 @@ import { RENDER_OUTPUTS } from "../../tools/render-lib";
 const spec = (leave: string[] = []): HybridClusterArgs => ({
     sshPrivateKey: pulumi.secret(TEST_KEY),
     hosts: [
-        { name: "cloud", ssh: { host: "203.0.113.10" }, location: "cloud", publicEndpoint: "203.0.113.10", roles: [HostRole.Hub, HostRole.Server] },
-        { name: "home1", ssh: { host: "192.168.50.11" }, location: "home", roles: [HostRole.Agent] },
-        { name: "home2", ssh: { host: "192.168.50.12" }, location: "home", roles: [HostRole.Agent] },
+        { name: "cloud", ssh: { address: "203.0.113.10" }, location: "cloud", publicEndpoint: "203.0.113.10", roles: [HostRole.Hub, HostRole.Server] },
+        { name: "home1", ssh: { address: "192.168.50.11" }, location: "home", roles: [HostRole.Agent] },
+        { name: "home2", ssh: { address: "192.168.50.12" }, location: "home", roles: [HostRole.Agent] },
     ].map((h) => (leave.includes(h.name) ? { ...h, remove: true } : h)),
 });
 
@@ -50,7 +50,7 @@ describe("node removal in a safe order (issue 17 §1)", () => {
         let twin = "";
         for (let i = 0; twin === "" && i < 100000; i++) if (preferredAddress(`n${i}`, cidr) === preferredAddress("home1", cidr)) twin = `n${i}`;
         const args = spec(["home1"]);
-        args.hosts.push({ name: twin, ssh: { host: "192.168.50.13" }, location: "home", roles: [HostRole.Agent] });
+        args.hosts.push({ name: twin, ssh: { address: "192.168.50.13" }, location: "home", roles: [HostRole.Agent] });
         const before = composeCluster({ ...args, hosts: args.hosts.map((h) => ({ ...h, remove: false })) }).plannedAddresses;
         const during = composeCluster(args).plannedAddresses;
         assert.notEqual(before[twin], preferredAddress(twin, cidr), "the twin probed past home1's address");
@@ -64,8 +64,8 @@ describe("node removal in a safe order (issue 17 §1)", () => {
             sshPrivateKey: pulumi.secret(TEST_KEY),
             k3s: { datastore: Datastore.Etcd },
             hosts: [
-                { name: "hub", ssh: { host: "203.0.113.9" }, location: "cloud", publicEndpoint: "203.0.113.9", roles: [HostRole.Hub] },
-                ...order.map((n, i) => ({ name: n, ssh: { host: `203.0.113.${10 + i}` }, location: "tokyo", publicEndpoint: `203.0.113.${10 + i}`, roles: [HostRole.Server], ...(leave.includes(n) ? { remove: true } : {}) })),
+                { name: "hub", ssh: { address: "203.0.113.9" }, location: "cloud", publicEndpoint: "203.0.113.9", roles: [HostRole.Hub] },
+                ...order.map((n, i) => ({ name: n, ssh: { address: `203.0.113.${10 + i}` }, location: "tokyo", publicEndpoint: `203.0.113.${10 + i}`, roles: [HostRole.Server], ...(leave.includes(n) ? { remove: true } : {}) })),
             ],
         });
         const rec = await record(() => new HybridCluster("c", etcd(["tokyo-2", "tokyo-3", "tokyo-1", "tokyo-4"], ["tokyo-1"])), { outputs: RENDER_OUTPUTS });

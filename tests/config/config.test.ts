@@ -6,8 +6,8 @@ import { listStacks, loadStack } from "../../tools/stack";
 
 const good = () => ({
     hosts: [
-        { name: "cloud", ssh: { host: "203.0.113.10" }, location: "cloud", publicEndpoint: "203.0.113.10", roles: ["hub", "server"] },
-        { name: "home", ssh: { host: "192.168.50.10" }, location: "home", roles: ["agent"] },
+        { name: "cloud", ssh: { address: "203.0.113.10" }, location: "cloud", publicEndpoint: "203.0.113.10", roles: ["hub", "server"] },
+        { name: "home", ssh: { address: "192.168.50.10" }, location: "home", roles: ["agent"] },
     ],
     overlay: { kind: "wireguard", topology: "hub", cidr: "10.100.0.0/24" },
     k3s: { datastore: "sqlite" },
@@ -23,8 +23,8 @@ const BAD: [string, Mutate, string, string][] = [
     ["typo in an ssh key", (c) => (c.hosts[0].ssh.prot = 22), "hosts[0].ssh.prot", "did you mean `port`?"],
     ["typo at the top level", (c) => ((c.overlays = {}), delete c.overlay), "overlays", "did you mean `overlay`?"],
     ["typo in overlay", (c) => (c.overlay.topolgy = "mesh"), "overlay.topolgy", "did you mean `topology`?"],
-    ["missing ssh host", (c) => delete c.hosts[0].ssh.host, "hosts[0].ssh.host", "is required"],
-    ["empty ssh host", (c) => (c.hosts[0].ssh.host = ""), "hosts[0].ssh.host", 'got ""'],
+    ["missing ssh host", (c) => delete c.hosts[0].ssh.address, "hosts[0].ssh.address", "is required"],
+    ["empty ssh host", (c) => (c.hosts[0].ssh.address = ""), "hosts[0].ssh.address", 'got ""'],
     ["host name with capitals", (c) => (c.hosts[1].name = "Home_PC"), "hosts[1].name", 'got "Home_PC"'],
     ["unknown role", (c) => (c.hosts[1].roles = ["worker"]), "hosts[1].roles[0]", "use one of: hub, server, agent, ingress"],
     ["no roles", (c) => (c.hosts[1].roles = []), "hosts[1].roles", "got []"],
@@ -83,7 +83,7 @@ describe("stack config validation", () => {
     it("never crashes on 1,000 random configs with anything but a validation error", () => {
         const leaf = fc.oneof(fc.string(), fc.integer(), fc.boolean(), fc.constant(null), fc.constantFrom("hub", "server", "203.0.113.1", "10.0.0.0/8", "a.example.com"));
         const json = fc.letrec((tie) => ({
-            value: fc.oneof({ depthSize: "small" }, leaf, fc.array(tie("value"), { maxLength: 3 }), fc.dictionary(fc.constantFrom("hosts", "ssh", "name", "host", "port", "roles", "overlay", "apps", "k3s", "x"), tie("value"), { maxKeys: 4 })),
+            value: fc.oneof({ depthSize: "small" }, leaf, fc.array(tie("value"), { maxLength: 3 }), fc.dictionary(fc.constantFrom("hosts", "ssh", "name", "address", "port", "roles", "overlay", "apps", "k3s", "x"), tie("value"), { maxKeys: 4 })),
         })).value;
         // Half the runs start from a valid config and damage one branch, to reach deep paths.
         const damaged = fc.tuple(fc.constantFrom("hosts", "overlay", "k3s", "ingress", "apps"), json).map(([k, v]) => ({ ...good(), [k]: v }));

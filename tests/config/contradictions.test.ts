@@ -11,8 +11,8 @@ const CF = { accountId: "0123456789abcdef0123456789abcdef", zoneId: "fedcba98765
 
 const good = (): any => ({
     hosts: [
-        { name: "cloud", ssh: { host: "203.0.113.10" }, location: "cloud", publicEndpoint: "203.0.113.10", roles: ["hub", "server"] },
-        { name: "home", ssh: { host: "192.168.50.10" }, location: "home", roles: ["agent"] },
+        { name: "cloud", ssh: { address: "203.0.113.10" }, location: "cloud", publicEndpoint: "203.0.113.10", roles: ["hub", "server"] },
+        { name: "home", ssh: { address: "192.168.50.10" }, location: "home", roles: ["agent"] },
     ],
     overlay: { kind: "wireguard", topology: "hub", cidr: "10.100.0.0/24" },
     k3s: { datastore: "sqlite" },
@@ -121,9 +121,9 @@ describe("§1 ingress that is not used", () => {
         ]);
         const d = good();
         d.hosts = [
-            { name: "edge-a", ssh: { host: "203.0.113.10" }, location: "cloud", publicEndpoint: "203.0.113.10", roles: ["hub", "ingress"] },
-            { name: "edge-b", ssh: { host: "203.0.113.11" }, location: "cloud", publicEndpoint: "203.0.113.11", roles: ["ingress"] },
-            { name: "home", ssh: { host: "192.168.50.10" }, location: "home", roles: ["server"] },
+            { name: "edge-a", ssh: { address: "203.0.113.10" }, location: "cloud", publicEndpoint: "203.0.113.10", roles: ["hub", "ingress"] },
+            { name: "edge-b", ssh: { address: "203.0.113.11" }, location: "cloud", publicEndpoint: "203.0.113.11", roles: ["ingress"] },
+            { name: "home", ssh: { address: "192.168.50.10" }, location: "home", roles: ["server"] },
         ];
         d.ingress = { mode: "cloud-forward", forwardHost: "edge-a" };
         rejects(d, [
@@ -204,7 +204,7 @@ describe("§1 pins that move other hosts", () => {
     it("rejects the issue's appended host pinned to an earlier host's derived address, naming both and a free address", () => {
         assert.equal(cloudAddr, "10.100.0.173");
         const c = good();
-        c.hosts.push({ name: "nas", ssh: { host: "192.168.50.11" }, location: "home", roles: ["agent"], overlayAddress: cloudAddr });
+        c.hosts.push({ name: "nas", ssh: { address: "192.168.50.11" }, location: "home", roles: ["agent"], overlayAddress: cloudAddr });
         rejects(c, [
             'hosts[2].overlayAddress: is "10.100.0.173", the address hosts[0] ("cloud") derives from its name; pinning it on "nas" moves "cloud" from 10.100.0.173 to 10.100.0.174, and adding a machine must never move another. Fix: pin a free address such as 10.100.0.1, or remove hosts[2].overlayAddress',
         ]);
@@ -214,8 +214,8 @@ describe("§1 pins that move other hosts", () => {
         assert.equal(homeAddr, "10.100.0.163");
         const c = good();
         c.hosts.push(
-            { name: "nas", ssh: { host: "192.168.50.11" }, location: "home", roles: ["agent"], overlayAddress: homeAddr },
-            { name: "pi", ssh: { host: "192.168.50.12" }, location: "home", roles: ["agent"] },
+            { name: "nas", ssh: { address: "192.168.50.11" }, location: "home", roles: ["agent"], overlayAddress: homeAddr },
+            { name: "pi", ssh: { address: "192.168.50.12" }, location: "home", roles: ["agent"] },
         );
         rejects(c, [
             'hosts[2].overlayAddress: is "10.100.0.163", the address hosts[1] ("home") derives from its name; pinning it on "nas" moves "home" from 10.100.0.163 to 10.100.0.164, and adding a machine must never move another. Fix: pin a free address such as 10.100.0.1, or remove hosts[2].overlayAddress',
@@ -230,16 +230,16 @@ describe("§1 pins that move other hosts", () => {
 describe("§1 overlapping address plans and absurd counts", () => {
     it("rejects the issue's overlay CIDR that contains a host's SSH address", () => {
         const c = good();
-        c.hosts[1].ssh.host = "10.100.0.5";
+        c.hosts[1].ssh.address = "10.100.0.5";
         rejects(c, [
-            'hosts[1].ssh.host: is "10.100.0.5", inside overlay.cidr (10.100.0.0/24) but not the overlay address of "home" (10.100.0.163): once the overlay is up, that address is routed into the WireGuard tunnel, so pulumi up can no longer reach "home" over SSH. Fix: set overlay.cidr to a block that holds no SSH address, e.g. 10.101.0.0/24, or reach the host at another address (from a machine on the overlay: its overlay address 10.100.0.163)',
+            'hosts[1].ssh.address: is "10.100.0.5", inside overlay.cidr (10.100.0.0/24) but not the overlay address of "home" (10.100.0.163): once the overlay is up, that address is routed into the WireGuard tunnel, so pulumi up can no longer reach "home" over SSH. Fix: set overlay.cidr to a block that holds no SSH address, e.g. 10.101.0.0/24, or reach the host at another address (from a machine on the overlay: its overlay address 10.100.0.163)',
         ]);
     });
 
     it("accepts each host's own overlay address as its SSH address (pulumi up from a machine on the overlay, as the README documents)", () => {
         const c = good();
-        c.hosts[0].ssh.host = preferredAddress("cloud", "10.100.0.0/24");
-        c.hosts[1].ssh.host = "10.100.0.20";
+        c.hosts[0].ssh.address = preferredAddress("cloud", "10.100.0.0/24");
+        c.hosts[1].ssh.address = "10.100.0.20";
         c.hosts[1].overlayAddress = "10.100.0.20";
         assert.deepEqual(configProblems(c), []);
     });
@@ -248,7 +248,7 @@ describe("§1 overlapping address plans and absurd counts", () => {
         const c = tailnet();
         c.k3s.clusterCidr = "192.168.0.0/16";
         rejects(c, [
-            'hosts[1].ssh.host: is "192.168.50.10", inside k3s.clusterCidr (192.168.0.0/16): once k3s runs, that address is routed to pods, so pulumi up can no longer reach "home" over SSH. Fix: set k3s.clusterCidr to a block that holds no SSH address, e.g. 10.42.0.0/16, or reach the host at another address',
+            'hosts[1].ssh.address: is "192.168.50.10", inside k3s.clusterCidr (192.168.0.0/16): once k3s runs, that address is routed to pods, so pulumi up can no longer reach "home" over SSH. Fix: set k3s.clusterCidr to a block that holds no SSH address, e.g. 10.42.0.0/16, or reach the host at another address',
         ]);
     });
 
@@ -263,7 +263,7 @@ describe("§1 overlapping address plans and absurd counts", () => {
     it("own example: a lan that contains a mesh peer's endpoint given as address:port", () => {
         const c = good();
         c.overlay.topology = "mesh";
-        c.hosts.push({ name: "office", ssh: { host: "198.51.100.7" }, location: "office", publicEndpoint: "198.51.100.7:51821", roles: ["agent"] });
+        c.hosts.push({ name: "office", ssh: { address: "198.51.100.7" }, location: "office", publicEndpoint: "198.51.100.7:51821", roles: ["agent"] });
         c.hosts[0].lan = ["198.51.100.0/24"];
         rejects(c, [
             'hosts[0].lan[0]: is "198.51.100.0/24", which contains hosts[2].publicEndpoint "198.51.100.7:51821", the public endpoint of host "office": peers would route their WireGuard packets for "office" into the tunnel itself, so the overlay never comes up. Fix: advertise only the LAN\'s own private block, without 198.51.100.7, or correct hosts[2].publicEndpoint',

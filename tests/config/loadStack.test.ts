@@ -24,7 +24,7 @@ function withStack(yaml: string, fn: (dir: string) => void): void {
 const cluster = (sshExtra: string) => `  hybrid-infra:cluster:
     hosts:
       - name: a
-        ssh: { host: 203.0.113.10${sshExtra} }
+        ssh: { address: 203.0.113.10${sshExtra} }
         location: tokyo
         roles: [hub, server]
 `;

@@ -87,7 +87,7 @@ describe("host validation", () => {
         [
             "empty host",
             [{ ...base, address: "" }],
-            'hosts[0].ssh.host: is empty for host "a", got "". Fix: set the SSH address of the machine: a bare IPv4 or IPv6 address or DNS name, without a user or port (those are ssh.user and ssh.port)',
+            'hosts[0].ssh.address: is empty for host "a", got "". Fix: set the SSH address of the machine: a bare IPv4 or IPv6 address or DNS name, without a user or port (those are ssh.user and ssh.port)',
         ],
         [
             "port out of range",

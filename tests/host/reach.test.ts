@@ -14,19 +14,19 @@ const CMD = "command:remote:Command";
 
 const README_FIX = (loc: string) =>
     `Fix: reach the hosts in "${loc}" from a machine in "${loc}" (run pulumi up there and remove jumpHost), ` +
-    `or forward one port on the "${loc}" router to one host there (set its ssh.host and ssh.port to the router's public address and that port) and use that host as jumpHost for the others, ` +
+    `or forward one port on the "${loc}" router to one host there (set its ssh.address and ssh.port to the router's public address and that port) and use that host as jumpHost for the others, ` +
     'or run pulumi up from a machine already on the overlay (see "How `pulumi up` reaches your hosts" in the README)';
 
 /** The issue's small input: a home machine at its LAN address with the cloud VM as jump host. */
 const issueExample = () => ({
     hosts: [
-        { name: "cloud-1", ssh: { host: "203.0.113.10" }, location: "cloud", publicEndpoint: "203.0.113.10", roles: ["hub", "server"] },
-        { name: "home-1", ssh: { host: "192.168.50.21", jumpHost: "cloud-1" }, location: "home", roles: ["agent"] },
+        { name: "cloud-1", ssh: { address: "203.0.113.10" }, location: "cloud", publicEndpoint: "203.0.113.10", roles: ["hub", "server"] },
+        { name: "home-1", ssh: { address: "192.168.50.21", jumpHost: "cloud-1" }, location: "home", roles: ["agent"] },
     ],
 });
 
 const ISSUE_MESSAGE =
-    'hosts[1].ssh.jumpHost: host "home-1" has the private address ssh.host "192.168.50.21" (RFC 1918) in location "home", but is reached through jump host "cloud-1" (hosts[0]), ' +
+    'hosts[1].ssh.jumpHost: host "home-1" has the private address ssh.address "192.168.50.21" (RFC 1918) in location "home", but is reached through jump host "cloud-1" (hosts[0]), ' +
     'which is in location "cloud" at the public address "203.0.113.10": nothing routes from there into the "home" LAN before the overlay exists, and the overlay is built over this SSH path. ' +
     README_FIX("home");
 
@@ -56,13 +56,13 @@ describe("SSH reachability: a private address behind a public jump host in anoth
     it("rejects a CGNAT address at an office reached through a cloud VM named by DNS (own example)", () => {
         const cfg = {
             hosts: [
-                { name: "bastion", ssh: { host: "bastion.example.org" }, location: "fra", publicEndpoint: "bastion.example.org", roles: ["hub", "server"] },
+                { name: "bastion", ssh: { address: "bastion.example.org" }, location: "fra", publicEndpoint: "bastion.example.org", roles: ["hub", "server"] },
                 // A Starlink or carrier-NAT office: its LAN is CGNAT space, unroutable from the cloud.
-                { name: "office-pc", ssh: { host: "100.72.1.2", jumpHost: "bastion" }, location: "office", roles: ["agent"] },
+                { name: "office-pc", ssh: { address: "100.72.1.2", jumpHost: "bastion" }, location: "office", roles: ["agent"] },
             ],
         };
         assert.deepEqual(configProblems(cfg), [
-            'hosts[1].ssh.jumpHost: host "office-pc" has the private address ssh.host "100.72.1.2" (CGNAT, RFC 6598) in location "office", but is reached through jump host "bastion" (hosts[0]), ' +
+            'hosts[1].ssh.jumpHost: host "office-pc" has the private address ssh.address "100.72.1.2" (CGNAT, RFC 6598) in location "office", but is reached through jump host "bastion" (hosts[0]), ' +
                 'which is in location "fra" at the public address "bastion.example.org": nothing routes from there into the "office" LAN before the overlay exists, and the overlay is built over this SSH path. ' +
                 README_FIX("office"),
         ]);
@@ -71,22 +71,22 @@ describe("SSH reachability: a private address behind a public jump host in anoth
     it("accepts the three working models", () => {
         const fromHome = {
             hosts: [
-                { name: "cloud-1", ssh: { host: "203.0.113.10" }, location: "cloud", publicEndpoint: "203.0.113.10", roles: ["hub", "server"] },
-                { name: "home-1", ssh: { host: "192.168.50.21" }, location: "home", roles: ["agent"] },
+                { name: "cloud-1", ssh: { address: "203.0.113.10" }, location: "cloud", publicEndpoint: "203.0.113.10", roles: ["hub", "server"] },
+                { name: "home-1", ssh: { address: "192.168.50.21" }, location: "home", roles: ["agent"] },
             ],
         };
         const forwardedPort = {
             hosts: [
-                { name: "cloud-1", ssh: { host: "203.0.113.10" }, location: "cloud", publicEndpoint: "203.0.113.10", roles: ["hub", "server"] },
-                { name: "home-1", ssh: { host: "198.51.100.1", port: 2211 }, location: "home", roles: ["agent"] },
-                { name: "home-2", ssh: { host: "192.168.50.22", jumpHost: "home-1" }, location: "home", roles: ["agent"] },
+                { name: "cloud-1", ssh: { address: "203.0.113.10" }, location: "cloud", publicEndpoint: "203.0.113.10", roles: ["hub", "server"] },
+                { name: "home-1", ssh: { address: "198.51.100.1", port: 2211 }, location: "home", roles: ["agent"] },
+                { name: "home-2", ssh: { address: "192.168.50.22", jumpHost: "home-1" }, location: "home", roles: ["agent"] },
             ],
         };
         const onOverlay = {
             hosts: [
                 // From a machine on the overlay: each host at its own overlay address (pinned here).
-                { name: "cloud-1", ssh: { host: "10.100.0.1" }, overlayAddress: "10.100.0.1", location: "cloud", publicEndpoint: "203.0.113.10", roles: ["hub", "server"] },
-                { name: "home-1", ssh: { host: "10.100.0.2" }, overlayAddress: "10.100.0.2", location: "home", roles: ["agent"] },
+                { name: "cloud-1", ssh: { address: "10.100.0.1" }, overlayAddress: "10.100.0.1", location: "cloud", publicEndpoint: "203.0.113.10", roles: ["hub", "server"] },
+                { name: "home-1", ssh: { address: "10.100.0.2" }, overlayAddress: "10.100.0.2", location: "home", roles: ["agent"] },
             ],
         };
         for (const cfg of [fromHome, forwardedPort, onOverlay]) assert.deepEqual(configProblems(cfg), []);
@@ -97,9 +97,9 @@ describe("SSH reachability: the jump graph", () => {
     it("rejects a jump loop once, naming every host of the loop", () => {
         const cfg = {
             hosts: [
-                { name: "a", ssh: { host: "203.0.113.10", jumpHost: "b" }, location: "cloud", publicEndpoint: "203.0.113.10", roles: ["hub", "server"] },
-                { name: "b", ssh: { host: "203.0.113.11", jumpHost: "c" }, location: "cloud", roles: ["agent"] },
-                { name: "c", ssh: { host: "203.0.113.12", jumpHost: "a" }, location: "cloud", roles: ["agent"] },
+                { name: "a", ssh: { address: "203.0.113.10", jumpHost: "b" }, location: "cloud", publicEndpoint: "203.0.113.10", roles: ["hub", "server"] },
+                { name: "b", ssh: { address: "203.0.113.11", jumpHost: "c" }, location: "cloud", roles: ["agent"] },
+                { name: "c", ssh: { address: "203.0.113.12", jumpHost: "a" }, location: "cloud", roles: ["agent"] },
             ],
         };
         assert.deepEqual(configProblems(cfg), [
@@ -110,10 +110,10 @@ describe("SSH reachability: the jump graph", () => {
     it("rejects a chain of two hops instead of flattening it to the first hop", async () => {
         const cfg = {
             hosts: [
-                { name: "cloud-1", ssh: { host: "203.0.113.10" }, location: "cloud", publicEndpoint: "203.0.113.10", roles: ["hub", "server"] },
-                { name: "home-1", ssh: { host: "198.51.100.1", port: 2211 }, location: "home", roles: ["agent"] },
-                { name: "home-2", ssh: { host: "192.168.50.22", jumpHost: "home-1" }, location: "home", roles: ["agent"] },
-                { name: "home-3", ssh: { host: "192.168.50.23", jumpHost: "home-2" }, location: "home", roles: ["agent"] },
+                { name: "cloud-1", ssh: { address: "203.0.113.10" }, location: "cloud", publicEndpoint: "203.0.113.10", roles: ["hub", "server"] },
+                { name: "home-1", ssh: { address: "198.51.100.1", port: 2211 }, location: "home", roles: ["agent"] },
+                { name: "home-2", ssh: { address: "192.168.50.22", jumpHost: "home-1" }, location: "home", roles: ["agent"] },
+                { name: "home-3", ssh: { address: "192.168.50.23", jumpHost: "home-2" }, location: "home", roles: ["agent"] },
             ],
         };
         const message =
@@ -128,10 +128,10 @@ describe("SSH reachability: the jump graph", () => {
     it("reports every jump problem at once", () => {
         const cfg = {
             hosts: [
-                { name: "cloud-1", ssh: { host: "203.0.113.10" }, location: "cloud", publicEndpoint: "203.0.113.10", roles: ["hub", "server"] },
-                { name: "home-1", ssh: { host: "192.168.50.21", jumpHost: "cloud-1" }, location: "home", roles: ["agent"] },
-                { name: "home-2", ssh: { host: "192.168.50.22", jumpHost: "nas" }, location: "home", roles: ["agent"] },
-                { name: "home-3", ssh: { host: "192.168.50.23", jumpHost: "home-3" }, location: "home", roles: ["agent"] },
+                { name: "cloud-1", ssh: { address: "203.0.113.10" }, location: "cloud", publicEndpoint: "203.0.113.10", roles: ["hub", "server"] },
+                { name: "home-1", ssh: { address: "192.168.50.21", jumpHost: "cloud-1" }, location: "home", roles: ["agent"] },
+                { name: "home-2", ssh: { address: "192.168.50.22", jumpHost: "nas" }, location: "home", roles: ["agent"] },
+                { name: "home-3", ssh: { address: "192.168.50.23", jumpHost: "home-3" }, location: "home", roles: ["agent"] },
             ],
         };
         const problems = configProblems(cfg);
@@ -180,9 +180,9 @@ describe("SSH dial settings", () => {
         const args: HybridClusterArgs = {
             sshPrivateKey: pulumi.secret(TEST_KEY),
             hosts: [
-                { name: "cloud-1", ssh: { host: "203.0.113.10" }, location: "cloud", publicEndpoint: "203.0.113.10", roles: [HostRole.Hub, HostRole.Server] },
-                { name: "home-1", ssh: { host: "198.51.100.1", port: 2211, dialErrorLimit: 30, perDialTimeout: 45 }, location: "home", roles: [HostRole.Agent] },
-                { name: "home-2", ssh: { host: "192.168.50.22", jumpHost: "home-1", dialErrorLimit: -1 }, location: "home", roles: [HostRole.Agent] },
+                { name: "cloud-1", ssh: { address: "203.0.113.10" }, location: "cloud", publicEndpoint: "203.0.113.10", roles: [HostRole.Hub, HostRole.Server] },
+                { name: "home-1", ssh: { address: "198.51.100.1", port: 2211, dialErrorLimit: 30, perDialTimeout: 45 }, location: "home", roles: [HostRole.Agent] },
+                { name: "home-2", ssh: { address: "192.168.50.22", jumpHost: "home-1", dialErrorLimit: -1 }, location: "home", roles: [HostRole.Agent] },
             ],
         };
         const rec = await record(() => hybridClusterInternals(new HybridCluster("c", args)), { outputs: RENDER_OUTPUTS });
@@ -204,7 +204,7 @@ describe("SSH dial settings", () => {
 
     it("rejects dial settings out of range, with the default in the fix", () => {
         const cfg = issueExample();
-        (cfg.hosts[1].ssh as Record<string, unknown>) = { host: "192.168.50.21", dialErrorLimit: 0, perDialTimeout: -5 };
+        (cfg.hosts[1].ssh as Record<string, unknown>) = { address: "192.168.50.21", dialErrorLimit: 0, perDialTimeout: -5 };
         assert.deepEqual(configProblems(cfg), [
             'hosts[1].ssh.dialErrorLimit: 0 is not a limit, got 0. Fix: use -1 (no limit) or a count from 1 to 10000, e.g. 30 for a machine that sleeps (default 10)',
             "hosts[1].ssh.perDialTimeout: Too small: expected number to be >=0, got -5. Fix: use whole seconds from 0 (no limit) to 3600, e.g. 30 for a slow link (default 15)",

@@ -305,7 +305,7 @@ describe("k3s.backup: the backup script against a real SQLite database", { skip:
 
 describe("k3s.backup in the stack config", () => {
     const cluster = (backup: unknown) => ({
-        hosts: [{ name: "tokyo-1", ssh: { host: "203.0.113.10" }, location: "tokyo", roles: ["hub", "server"], publicEndpoint: "203.0.113.10" }],
+        hosts: [{ name: "tokyo-1", ssh: { address: "203.0.113.10" }, location: "tokyo", roles: ["hub", "server"], publicEndpoint: "203.0.113.10" }],
         k3s: { backup },
     });
 

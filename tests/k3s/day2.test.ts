@@ -145,7 +145,7 @@ describe("changes k3s does not support in place", () => {
     });
 
     it("the stack config accepts k3s.allowDowngrade as a boolean only", () => {
-        const cfg = (k3s: Record<string, unknown>) => ({ hosts: [{ name: "a", ssh: { host: "203.0.113.10" }, location: "x", roles: ["hub", "server"], publicEndpoint: "203.0.113.10" }], k3s });
+        const cfg = (k3s: Record<string, unknown>) => ({ hosts: [{ name: "a", ssh: { address: "203.0.113.10" }, location: "x", roles: ["hub", "server"], publicEndpoint: "203.0.113.10" }], k3s });
         assert.deepEqual(configProblems(cfg({ version: "v1.36.1+k3s1", allowDowngrade: true })), []);
         assert.deepEqual(configProblems(cfg({ allowDowngrade: "yes" })), ['k3s.allowDowngrade: expected boolean, received string, got "yes". Fix: use true to accept a k3s.version older than the one the last `pulumi up` installed, or false (the default)']);
     });
@@ -226,7 +226,7 @@ describe("token rotation (k3s.tokenRotation)", () => {
     });
 
     it("k3s.tokenRotation is a whole number from 0, and never goes down", () => {
-        const cfg = (k3s: Record<string, unknown>) => ({ hosts: [{ name: "a", ssh: { host: "203.0.113.10" }, location: "x", roles: ["hub", "server"], publicEndpoint: "203.0.113.10" }], k3s });
+        const cfg = (k3s: Record<string, unknown>) => ({ hosts: [{ name: "a", ssh: { address: "203.0.113.10" }, location: "x", roles: ["hub", "server"], publicEndpoint: "203.0.113.10" }], k3s });
         assert.deepEqual(configProblems(cfg({ tokenRotation: 1 })), []);
         assert.deepEqual(configProblems(cfg({ tokenRotation: -1 })), [
             "k3s.tokenRotation: Too small: expected number to be >=0, got -1. Fix: use a whole number from 0 (the token the cluster was created with) up; raise it by one to rotate the cluster token",

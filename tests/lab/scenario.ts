@@ -66,7 +66,7 @@ export function labStackConfig(
     const cluster = JSON.parse(loaded.config["hybrid-infra:cluster"]) as { hosts: { name: string; ssh: Record<string, unknown> }[]; overlay: Record<string, unknown> };
     if (operators.length > 0) cluster.overlay.operators = operators.map((name) => ({ name }));
     if (includeHome3) {
-        cluster.hosts.push({ name: "home3", ssh: { host: labHost("home3").address, jumpHost: "home1" }, location: "home", roles: ["agent"] } as never);
+        cluster.hosts.push({ name: "home3", ssh: { address: labHost("home3").address, jumpHost: "home1" }, location: "home", roles: ["agent"] } as never);
     }
     cluster.hosts = cluster.hosts.filter((h) => !omit.includes(h.name));
     for (const h of cluster.hosts) h.ssh.hostKey = labHostState(state, h.name).hostKey;

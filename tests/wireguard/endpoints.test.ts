@@ -16,9 +16,9 @@ const CMD = "command:remote:Command";
 /** A hub at home behind a router that forwards 51821, reached by name; a cloud server; a home agent. */
 const homeHub = () => ({
     hosts: [
-        { name: "home-hub", ssh: { host: "192.168.50.2" }, location: "home", publicEndpoint: "home.example.org:51821", roles: ["hub"] },
-        { name: "cloud-1", ssh: { host: "203.0.113.10" }, location: "cloud", publicEndpoint: "203.0.113.10", roles: ["server"] },
-        { name: "home-pc", ssh: { host: "192.168.50.21" }, location: "home", roles: ["agent"] },
+        { name: "home-hub", ssh: { address: "192.168.50.2" }, location: "home", publicEndpoint: "home.example.org:51821", roles: ["hub"] },
+        { name: "cloud-1", ssh: { address: "203.0.113.10" }, location: "cloud", publicEndpoint: "203.0.113.10", roles: ["server"] },
+        { name: "home-pc", ssh: { address: "192.168.50.21" }, location: "home", roles: ["agent"] },
     ],
 });
 

@@ -236,8 +236,8 @@ describe("operator peers under the mock engine", () => {
 
     it("the stack config: operators under tailscale are the other mode's key; a clash names both keys", () => {
         const hosts = [
-            { name: "cloud", ssh: { host: "203.0.113.10" }, location: "cloud", publicEndpoint: "203.0.113.10", roles: ["server"] },
-            { name: "home", ssh: { host: "192.168.50.10" }, location: "home", roles: ["agent"] },
+            { name: "cloud", ssh: { address: "203.0.113.10" }, location: "cloud", publicEndpoint: "203.0.113.10", roles: ["server"] },
+            { name: "home", ssh: { address: "192.168.50.10" }, location: "home", roles: ["agent"] },
         ];
         assert.deepEqual(configProblems({ hosts, overlay: { kind: "tailscale", operators: [{ name: "laptop" }] } }), [
             'overlay.operators: is [{"name":"laptop"}], but overlay.kind is "tailscale": a machine joins a tailnet with Tailscale\'s own client (`tailscale up`), not with a WireGuard config from the stack, so it has no effect; only overlay.kind "wireguard" uses it. Fix: remove overlay.operators, or set overlay.kind: wireguard',

@@ -104,7 +104,7 @@ const cases: [string, WireGuardMeshArgs, string][] = [
     [
         "a location peer whose SSH address cannot be an endpoint",
         { hosts: [home("home-a", { endpoint: "198.51.100.1" }), home("home-b", { address: "fe80::1%eth0" })], topology: Topology.Locations },
-        'hosts[1].ssh.host: is the WireGuard endpoint of "home-b" inside location "home", but is not an IP address or DNS name, got "fe80::1%eth0". Fix: use the host\'s LAN address as its SSH address, or set endpoint',
+        'hosts[1].ssh.address: is the WireGuard endpoint of "home-b" inside location "home", but is not an IP address or DNS name, got "fe80::1%eth0". Fix: use the host\'s LAN address as its SSH address, or set endpoint',
     ],
 ];
 
@@ -206,7 +206,7 @@ describe("overlay validation: every independent mistake at once", () => {
         );
         assert.deepEqual(
             overlayProblems({ hosts: [home("home-a", { endpoint: "198.51.100.1" }), home("home-b", { address: "" })], topology: Topology.Locations }).map((e) => e.message),
-            ['hosts[1].ssh.host: is empty for host "home-b", got "". Fix: set the SSH address of the machine: a bare IPv4 or IPv6 address or DNS name, without a user or port (those are ssh.user and ssh.port)'],
+            ['hosts[1].ssh.address: is empty for host "home-b", got "". Fix: set the SSH address of the machine: a bare IPv4 or IPv6 address or DNS name, without a user or port (those are ssh.user and ssh.port)'],
         );
     });
 });

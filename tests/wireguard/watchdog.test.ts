@@ -23,10 +23,10 @@ const paths = watchdogPaths("wg0");
 function hosts(keepalive?: number): Pick<HybridClusterArgs, "hosts"> & { overlay?: { kind: "wireguard"; keepalive: number } } {
     return {
         hosts: [
-            { name: "cloud-hub", ssh: { host: "203.0.113.10" }, location: "cloud", publicEndpoint: "203.0.113.10", roles: ["hub", "server"] },
-            { name: "cloud-2", ssh: { host: "203.0.113.20" }, location: "cloud", publicEndpoint: "203.0.113.20", roles: ["agent"] },
-            { name: "home-1", ssh: { host: "192.168.50.11" }, location: "home", roles: ["agent"] },
-            { name: "home-2", ssh: { host: "192.168.50.12" }, location: "home", roles: ["agent"] },
+            { name: "cloud-hub", ssh: { address: "203.0.113.10" }, location: "cloud", publicEndpoint: "203.0.113.10", roles: ["hub", "server"] },
+            { name: "cloud-2", ssh: { address: "203.0.113.20" }, location: "cloud", publicEndpoint: "203.0.113.20", roles: ["agent"] },
+            { name: "home-1", ssh: { address: "192.168.50.11" }, location: "home", roles: ["agent"] },
+            { name: "home-2", ssh: { address: "192.168.50.12" }, location: "home", roles: ["agent"] },
         ],
         ...(keepalive !== undefined ? { overlay: { kind: "wireguard", keepalive } } : {}),
     } as never;

@@ -22,7 +22,7 @@ export interface ConsistencyHost {
     readonly location: string;
     readonly publicEndpoint?: string;
     readonly roles: readonly string[];
-    readonly ssh: { readonly host: string; readonly jumpHost?: string };
+    readonly ssh: { readonly address: string; readonly jumpHost?: string };
     readonly lan?: readonly string[];
     readonly overlayAddress?: string;
     readonly mtu?: number;
@@ -339,7 +339,7 @@ function pinProblems(spec: ConsistencySpec, overlay: Ipv4Cidr): HybridInfraConfi
 /** Address plans that overlap: SSH addresses inside routed blocks, public endpoints inside routed LANs. */
 function addressProblems(spec: ConsistencySpec, kind: string, overlay: Ipv4Cidr | undefined): HybridInfraConfigError[] {
     const out: HybridInfraConfigError[] = [];
-    const sshIps = spec.hosts.map((h) => parseIpv4(h.ssh.host));
+    const sshIps = spec.hosts.map((h) => parseIpv4(h.ssh.address));
     const avoid = sshIps.filter((ip): ip is number => ip !== undefined);
     const pod = parseCidr(spec.k3s?.clusterCidr ?? OVERLAY_DEFAULTS.podCidr);
     const svc = parseCidr(spec.k3s?.serviceCidr ?? OVERLAY_DEFAULTS.serviceCidr);
@@ -374,8 +374,8 @@ function addressProblems(spec: ConsistencySpec, kind: string, overlay: Ipv4Cidr 
             const free = freeBlock(b.candidates, block.prefix, avoid, others);
             out.push(
                 new HybridInfraConfigError(
-                    `hosts[${i}].ssh.host`,
-                    `is ${q(h.ssh.host)}, inside ${b.path} (${block.text}${b.given ? "" : ", the default"})${own !== undefined ? ` but not the overlay address of ${q(h.name)} (${own})` : ""}: once ${b.after}, so pulumi up can no longer reach ${q(h.name)} over SSH`,
+                    `hosts[${i}].ssh.address`,
+                    `is ${q(h.ssh.address)}, inside ${b.path} (${block.text}${b.given ? "" : ", the default"})${own !== undefined ? ` but not the overlay address of ${q(h.name)} (${own})` : ""}: once ${b.after}, so pulumi up can no longer reach ${q(h.name)} over SSH`,
                     `set ${b.path} to a block that holds no SSH address${free !== undefined ? `, e.g. ${free}` : ""}, or reach the host at another address` +
                         (own !== undefined ? ` (from a machine on the overlay: its overlay address ${own})` : ""),
                 ),

@@ -74,7 +74,7 @@ export function sshOf(h: ClusterHostArgs, args: HybridClusterArgs): SshHostArgs 
     const jump = h.ssh.jumpHost !== undefined ? args.hosts.find((j) => j.name === h.ssh.jumpHost) : undefined;
     return {
         name: h.name,
-        address: h.ssh.host,
+        address: h.ssh.address,
         ...(h.ssh.port !== undefined ? { port: h.ssh.port } : {}),
         ...(h.ssh.user !== undefined ? { user: h.ssh.user } : {}),
         privateKey: hostPrivateKey(h, args),
@@ -85,7 +85,7 @@ export function sshOf(h: ClusterHostArgs, args: HybridClusterArgs): SshHostArgs 
         ...(jump !== undefined
             ? {
                   jump: {
-                      address: jump.ssh.host,
+                      address: jump.ssh.address,
                       ...(jump.ssh.port !== undefined ? { port: jump.ssh.port } : {}),
                       ...(jump.ssh.user !== undefined ? { user: jump.ssh.user } : {}),
                       privateKey: hostPrivateKey(jump, args),
@@ -272,7 +272,8 @@ export function planCluster(spec: HybridClusterArgs): ClusterPlan {
         ...(h.labels !== undefined ? { labels: h.labels } : {}),
         ...(h.taints !== undefined ? { taints: h.taints } : {}),
         // WireGuard's MTU is ours to set: k3s must restart when it changes (flannel reads it at start).
-        ...(overlayKind === OverlayKind.WireGuard ? { overlayMtu: overlayPlan?.nodes.find((n) => n.name === h.name)?.mtu ?? h.mtu ?? overlay.mtu ?? OVERLAY_DEFAULTS.mtu } : {}),
+        // The overlay plan decided it (the host's own, else overlay.mtu, else 1420): no second default here.
+        ...(overlayPlan !== undefined ? { overlayMtu: overlayPlan.nodes.find((n) => n.name === h.name)!.mtu } : {}),
     }));
     const k3s = {
         ...(args.k3s ?? {}),

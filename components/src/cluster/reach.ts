@@ -13,7 +13,7 @@ export interface ReachClusterHost {
     readonly location: string;
     readonly publicEndpoint?: string;
     readonly roles: readonly string[];
-    readonly ssh: { readonly host: string; readonly port?: number; readonly jumpHost?: string };
+    readonly ssh: { readonly address: string; readonly port?: number; readonly jumpHost?: string };
     readonly overlayAddress?: string;
 }
 
@@ -29,7 +29,7 @@ export function clusterReachProblems(hosts: readonly ReachClusterHost[]): Hybrid
     return sshReachProblems(
         hosts.map((h) => ({
             name: h.name,
-            address: h.ssh.host,
+            address: h.ssh.address,
             location: h.location,
             ...(h.ssh.port !== undefined ? { port: h.ssh.port } : {}),
             ...(h.ssh.jumpHost !== undefined ? { jumpHost: h.ssh.jumpHost } : {}),
@@ -71,7 +71,7 @@ export function kubeconfigEndpointProblems(spec: ReachClusterSpec): HybridInfraC
     const owned = servers.map((h) => ({
         name: h.name,
         addresses: [
-            ["ssh.host", h.ssh.host],
+            ["ssh.address", h.ssh.address],
             ...(h.publicEndpoint !== undefined ? [["publicEndpoint", h.publicEndpoint.replace(/:\d+$/, "")]] : []),
             ...(overlay[h.name] !== undefined ? [["overlay address", overlay[h.name]]] : []),
         ] as [string, string][],
@@ -84,7 +84,7 @@ export function kubeconfigEndpointProblems(spec: ReachClusterSpec): HybridInfraC
         new HybridInfraConfigError(
             "k3s.kubeconfigEndpoint",
             `${showValue(endpoint)} is no address of a k3s server (${list})`,
-            `remove it to use the address of the first server pulumi up reaches${derived !== undefined ? ` (${derived.name} at ${showValue(derived.publicEndpoint?.replace(/:\d+$/, "") ?? derived.ssh.host)})` : ""}, ` +
+            `remove it to use the address of the first server pulumi up reaches${derived !== undefined ? ` (${derived.name} at ${showValue(derived.publicEndpoint?.replace(/:\d+$/, "") ?? derived.ssh.address)})` : ""}, ` +
                 "or use one of the addresses above, or, if it is your own load balancer or DNS name in front of the servers, set k3s.kubeconfigEndpointIsExternal: true",
         ),
     ];

@@ -38,8 +38,9 @@ export interface ClusterSshArgs {
      * SSH address: an IPv4 or IPv6 address (`2001:db8::1`, no brackets) or a DNS name; no user, no port
      * (`sshAddressProblem` is the rule). A private address needs a jump host in its own location, or must be
      * reachable from the machine running `pulumi up` (see "How `pulumi up` reaches your hosts" in the README).
+     * The same name all the way down: `SshHostArgs.address`.
      */
-    readonly host: string;
+    readonly address: string;
     /**
      * TCP port sshd listens on (or the port the router forwards to it), 1–65535.
      * @default 22

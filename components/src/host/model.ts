@@ -105,7 +105,7 @@ export interface SshCheckOptions {
     readonly sshChecked?: boolean;
 }
 
-/** The fix for an SSH address that `sshAddressProblem` rejects (the stack config's `hosts[i].ssh.host`). */
+/** The fix for an SSH address that `sshAddressProblem` rejects (the stack config's `hosts[i].ssh.address`). */
 export const SSH_ADDRESS_FIX = "set the SSH address of the machine: a bare IPv4 or IPv6 address or DNS name, without a user or port (those are ssh.user and ssh.port)";
 
 /**
@@ -145,7 +145,7 @@ export function validateSshHosts(hosts: readonly SshHostArgs[], path = "hosts"):
         names.set(h.name, i);
         const addressProblem = sshAddressProblem(h.address);
         if (addressProblem !== undefined) {
-            throw new HybridInfraConfigError(`${at}.ssh.host`, `${addressProblem}${addressProblem.startsWith("is empty") ? ` for host ${showValue(h.name)}` : ""}, got ${showValue(h.address)}`, SSH_ADDRESS_FIX);
+            throw new HybridInfraConfigError(`${at}.ssh.address`, `${addressProblem}${addressProblem.startsWith("is empty") ? ` for host ${showValue(h.name)}` : ""}, got ${showValue(h.address)}`, SSH_ADDRESS_FIX);
         }
         if (h.port !== undefined && (!Number.isInteger(h.port) || h.port < 1 || h.port > 65535)) {
             throw new HybridInfraConfigError(

@@ -4,7 +4,7 @@
  * Every host step runs over SSH *before the overlay exists*, so only routes that exist without the overlay
  * count. The three working models:
  * - run from home: home hosts at their LAN address (no jump host), cloud hosts at their public address;
- * - run from outside: one forwarded port on the home router to one home host (its `ssh.host`/`ssh.port`
+ * - run from outside: one forwarded port on the home router to one home host (its `ssh.address`/`ssh.port`
  *   are the router's public address and that port), the other home hosts with that host as `jumpHost`;
  * - run from a machine already on the overlay (after a first run from home or from outside).
  *
@@ -64,7 +64,7 @@ export function addressScope(address: string): { scope: AddressScope; block?: st
 /** One host as the reachability check sees it. */
 export interface ReachHost {
     readonly name: string;
-    /** The SSH address (`ssh.host`). */
+    /** The SSH address (`ssh.address`). */
     readonly address: string;
     readonly port?: number;
     /** Name of the jump host (`ssh.jumpHost`). */
@@ -77,7 +77,7 @@ export interface ReachHost {
 
 const FIX_FROM_HOME = (loc: string) =>
     `reach the hosts in ${JSON.stringify(loc)} from a machine in ${JSON.stringify(loc)} (run pulumi up there and remove jumpHost), ` +
-    `or forward one port on the ${JSON.stringify(loc)} router to one host there (set its ssh.host and ssh.port to the router's public address and that port) and use that host as jumpHost for the others, ` +
+    `or forward one port on the ${JSON.stringify(loc)} router to one host there (set its ssh.address and ssh.port to the router's public address and that port) and use that host as jumpHost for the others, ` +
     `or run pulumi up from a machine already on the overlay (see "How \`pulumi up\` reaches your hosts" in the README)`;
 
 function isPublicAddress(h: ReachHost): boolean {
@@ -160,7 +160,7 @@ export function sshReachProblems(hosts: readonly ReachHost[], path = "hosts"): H
         problems.push(
             new HybridInfraConfigError(
                 at,
-                `host ${showValue(h.name)} has the private address ssh.host ${showValue(h.address)} (${target.block}) in location ${showValue(h.location)}, ` +
+                `host ${showValue(h.name)} has the private address ssh.address ${showValue(h.address)} (${target.block}) in location ${showValue(h.location)}, ` +
                     `but is reached through jump host ${showValue(h.jumpHost)} (${path}[${j}]), which is in location ${showValue(jump.location)} at the public address ${showValue(jump.address)}: ` +
                     `nothing routes from there into the ${showValue(h.location)} LAN before the overlay exists, and the overlay is built over this SSH path`,
                 FIX_FROM_HOME(h.location),

@@ -10,7 +10,7 @@ import { wireguardPublicKey } from "./keys";
 import { MAX_MTU, MIN_MTU, OVERLAY_DEFAULTS } from "./model";
 import { PRIVATE_KEY_SECRET, presharedKeySecret, WgInterfaceSpec } from "./render";
 import { renderConfigBody, renderConfigDeleteBody, renderInstallBody, renderInstallDeleteBody } from "./scripts";
-import { parseEndpoint } from "./validate";
+import { MTU_FIX, parseEndpoint } from "./validate";
 
 /** One `[Peer]` of a WireGuard interface. */
 export interface WireGuardPeerArgs {
@@ -141,7 +141,7 @@ export function validateWireGuardNode(args: WireGuardNodeArgs, path = "node"): v
         throw new HybridInfraConfigError(`${path}.address`, `must be a host address inside ${overlay.text}, got ${showValue(args.address)}`, "use an address from the overlay CIDR");
     }
     if (args.mtu !== undefined && (!Number.isInteger(args.mtu) || args.mtu < MIN_MTU || args.mtu > MAX_MTU)) {
-        throw new HybridInfraConfigError(`${path}.mtu`, `must be an integer from ${MIN_MTU} to ${MAX_MTU}, got ${showValue(args.mtu)}`, `use ${OVERLAY_DEFAULTS.mtu}`);
+        throw new HybridInfraConfigError(`${path}.mtu`, `must be an integer from ${MIN_MTU} to ${MAX_MTU}, got ${showValue(args.mtu)}`, MTU_FIX);
     }
     if (args.listenPort !== undefined && (!Number.isInteger(args.listenPort) || args.listenPort < 1 || args.listenPort > 65535)) {
         throw new HybridInfraConfigError(`${path}.listenPort`, `must be an integer from 1 to 65535, got ${showValue(args.listenPort)}`, "use 51820");

@@ -375,7 +375,7 @@ function pathProblems(p: ProblemList, hosts: readonly WireGuardHostArgs[], topol
                     const shared = hosts.some((o) => o !== h && o.location === h.location);
                     if (shared && h.endpoint === undefined && parseEndpoint(h.address) === undefined) {
                         p.add(
-                            `hosts[${i}].ssh.host`,
+                            `hosts[${i}].ssh.address`,
                             `is the WireGuard endpoint of ${JSON.stringify(h.name)} inside location ${JSON.stringify(h.location)}, but is not an IP address or DNS name, got ${showValue(h.address)}`,
                             "use the host's LAN address as its SSH address, or set endpoint",
                         );
