@@ -1,7 +1,8 @@
 /**
  * Bash templates kept in `.sh` files next to the code that renders them (copied to lib/ by
  * tools/copy-assets.mjs), so the static shell of a step lives in a shell file and TypeScript supplies only
- * what depends on values.
+ * what depends on values. Every domain's host steps are rendered this way (the host layer's own prelude.sh
+ * is read whole by script.ts).
  *
  * A file holds one or more templates. Each starts at a line `# @template <name>` and runs to the next such
  * line or the end of the file (trailing blank lines dropped; the text always ends in one newline). Lines
