@@ -45,6 +45,11 @@ export class ShellTemplate {
         this.values = values;
     }
 
+    /** The rendered text without its final newline: a block for another template's `# @insert`, or a step body. */
+    renderBlock(fill: ShellTemplateFill = {}): string {
+        return this.render(fill).replace(/\n$/, "");
+    }
+
     /** The rendered text (ends in a newline). */
     render(fill: ShellTemplateFill = {}): string {
         const unknown = Object.keys(fill).filter((n) => !this.inserts.has(n) && !this.values.has(n));
@@ -65,6 +70,14 @@ export class ShellTemplate {
             })
             .join("");
     }
+}
+
+/**
+ * `value` as it goes inside a single-quoted word of a template (`hi_log '… {{dir}} …'`): each `'` closes the
+ * quotes, adds a double-quoted one and reopens them, as `shellQuote` does for a whole word.
+ */
+export function singleQuotedText(value: string): string {
+    return value.replace(/'/g, `'"'"'`);
 }
 
 /** The templates of a file's text, by name. */
