@@ -1,12 +1,12 @@
 // The WireGuard steps' bash lives in .sh files next to components/src/wireguard/scripts.ts (templates, see
-// shellTemplate.ts): the template format, and every file on its own through shellcheck. What the steps render
-// from them is checked by render.test.ts and, byte for byte, by the stacks' golden renders.
+// components/src/host/shellTemplate.ts): the template format, and every file on its own through shellcheck.
+// What the steps render from them is checked by render.test.ts and, byte for byte, by the stacks' golden renders.
 import { describe, it } from "node:test";
 import * as assert from "node:assert/strict";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { PRELUDE } from "../../components/src/host/script";
-import { parseShellTemplates, ShellTemplate } from "../../components/src/wireguard/shellTemplate";
+import { parseShellTemplates, ShellTemplate } from "../../components/src/host/shellTemplate";
 import { assertShellcheckAll } from "../harness/shellcheck";
 
 const DIR = path.join(__dirname, "../../components/src/wireguard");

@@ -5,7 +5,8 @@
  *   server's config.yaml; the S3 secret key through the config step's secret placeholder.
  * - sqlite: k3s has no snapshots for sqlite, so a `k3s-backup` step on the (only) server installs
  *   `hybridinfra-k3s-backup` (k3s-sqlite-backup.sh next to this file) and runs it on the schedule from a
- *   systemd timer, or from root's crontab on OpenRC (busybox crond).
+ *   systemd timer, or from root's crontab on OpenRC (busybox crond). The step's static shell is in
+ *   k3s-backup.sh next to this file (templates, see ../host/shellTemplate.ts).
  * - external: refused; the user's database owns backups.
  */
 import * as fs from "node:fs";
@@ -15,6 +16,7 @@ import * as command from "@pulumi/command";
 import { connectionFor } from "../host/connection";
 import { SshHostArgs } from "../host/model";
 import { secretPlaceholder, writeFileSnippet } from "../host/script";
+import { loadShellTemplates, singleQuotedText } from "../host/shellTemplate";
 import { remoteStep } from "../host/step";
 import { HybridInfraConfigError, ProblemList, showValue, throwAll } from "../util/errors";
 import { shellQuote } from "../util/shell";
@@ -40,6 +42,7 @@ export const SECRET_BACKUP_S3 = "k3s_backup_s3_secret_key";
 
 /** The backup script (installed as `SQLITE_BACKUP_SCRIPT`). */
 export const SQLITE_BACKUP_SH: string = fs.readFileSync(path.join(__dirname, "k3s-sqlite-backup.sh"), "utf8");
+const STEP = loadShellTemplates(__dirname, "k3s-backup.sh");
 
 // ---------------------------------------------------------------------------------------------------
 // cron
@@ -375,15 +378,16 @@ const CRON_END = `# END ${SQLITE_BACKUP_UNIT}`;
 
 /** Bash that rewrites root's crontab without our block, then (given a line) with it at the end. */
 function crontabBlock(line: string | undefined): string {
-    const keep = `awk -v b=${shellQuote(CRON_BEGIN)} -v e=${shellQuote(CRON_END)} '$0 == b { skip = 1; next } $0 == e { skip = 0; next } !skip' ${OPENRC_CRONTAB}`;
-    const write = `k3s_backup_crontab | hi_write_file ${OPENRC_CRONTAB} 0600 root:root ""`;
-    return [
-        "k3s_backup_crontab() {",
-        `  if [ -f ${OPENRC_CRONTAB} ]; then ${keep}; fi`,
-        ...(line !== undefined ? [`  printf '%s\\n' ${shellQuote(CRON_BEGIN)} ${shellQuote(line)} ${shellQuote(CRON_END)}`] : []),
-        "}",
-        line !== undefined ? write : `if [ -f ${OPENRC_CRONTAB} ] && grep -qxF ${shellQuote(CRON_BEGIN)} ${OPENRC_CRONTAB}; then ${write}; fi`,
-    ].join("\n");
+    const crontab = OPENRC_CRONTAB;
+    const begin = shellQuote(CRON_BEGIN);
+    const end = shellQuote(CRON_END);
+    return STEP.get("crontab").renderBlock({
+        crontab,
+        begin,
+        end,
+        entry: line !== undefined ? STEP.get("crontab-entry").renderBlock({ begin, entry: shellQuote(line), end }) : undefined,
+        write: line !== undefined ? STEP.get("crontab-write").renderBlock({ crontab }) : STEP.get("crontab-write-if-ours").renderBlock({ crontab, begin }),
+    });
 }
 
 /**
@@ -393,60 +397,39 @@ function crontabBlock(line: string | undefined): string {
  */
 export function renderSqliteBackupStep(p: SqliteBackupPlan): string {
     const unit = SQLITE_BACKUP_UNIT;
-    return [
-        `# k3s.backup: ${p.schedule}, keep ${p.retention}, in ${p.dir}${p.s3 !== undefined ? `, copied to s3 bucket ${p.s3.bucket}` : ""}`,
-        "hi_ensure_cmd sqlite3 sqlite3 sqlite sqlite",
-        ...(p.s3 !== undefined
-            ? [
-                  "hi_ensure_cmd curl curl curl curl",
-                  // --aws-sigv4 came with curl 7.75 (2021); older curl would upload nothing.
-                  'curl --help all 2>/dev/null | grep -q -- --aws-sigv4 || hi_fail "curl on $HI_HOST has no --aws-sigv4 (curl 7.75 or later is needed to upload backups to S3); nothing was changed"',
-              ]
-            : []),
-        writeFileSnippet(SQLITE_BACKUP_SCRIPT, SQLITE_BACKUP_SH, "0700", "root:root", ""),
-        writeFileSnippet(SQLITE_BACKUP_CONF, renderSqliteBackupEnv(p), "0600"),
-        p.s3 !== undefined
-            ? writeFileSnippet(SQLITE_BACKUP_S3_KEY_FILE, secretPlaceholder(SECRET_BACKUP_S3), "0600", "root:root", "")
-            : `hi_remove_managed_file ${SQLITE_BACKUP_S3_KEY_FILE} --any`,
-        `[ -f ${K3S_SQLITE_DB} ] || hi_warn "${K3S_SQLITE_DB} does not exist yet: backups start once k3s has created it"`,
-        'case "$HI_INIT" in',
-        "  systemd)",
-        "    k3s_backup_changed=$HI_CHANGED; HI_CHANGED=0",
-        writeFileSnippet(`/etc/systemd/system/${unit}.service`, serviceUnit(p), "0644"),
-        writeFileSnippet(`/etc/systemd/system/${unit}.timer`, timerUnit(p), "0644"),
-        `    if [ "$HI_CHANGED" = 1 ]; then systemctl daemon-reload; systemctl restart ${unit}.timer 2>/dev/null || true; fi`,
-        '    if [ "$k3s_backup_changed" = 1 ]; then HI_CHANGED=1; fi',
-        `    if ! systemctl is-enabled --quiet ${unit}.timer 2>/dev/null || ! systemctl is-active --quiet ${unit}.timer 2>/dev/null; then`,
-        `      systemctl enable --now ${unit}.timer >/dev/null 2>&1`,
-        "      HI_CHANGED=1",
-        "    fi",
-        `    hi_log "${unit}.timer backs up ${p.db} on ${cronToOnCalendar(p.schedule)} (systemd calendar)" ;;`,
-        "  openrc)",
-        crontabBlock(`${p.schedule} ${SQLITE_BACKUP_SCRIPT}`),
-        "    hi_service_enable crond",
-        `    hi_log "root's crontab backs up ${p.db} on ${p.schedule}" ;;`,
-        "  *)",
-        `    hi_warn "no init system (systemd or OpenRC): nothing runs ${SQLITE_BACKUP_SCRIPT} on its own; run it from your scheduler (${p.schedule})" ;;`,
-        "esac",
-    ].join("\n");
+    return STEP.get("step").renderBlock({
+        schedule: p.schedule,
+        retention: String(p.retention),
+        dir: p.dir,
+        "s3-note": p.s3 !== undefined ? `, copied to s3 bucket ${p.s3.bucket}` : "",
+        "s3-tools": p.s3 !== undefined ? STEP.get("s3-tools").renderBlock() : undefined,
+        "script-file": writeFileSnippet(SQLITE_BACKUP_SCRIPT, SQLITE_BACKUP_SH, "0700", "root:root", ""),
+        "settings-file": writeFileSnippet(SQLITE_BACKUP_CONF, renderSqliteBackupEnv(p), "0600"),
+        "s3-key-file":
+            p.s3 !== undefined
+                ? writeFileSnippet(SQLITE_BACKUP_S3_KEY_FILE, secretPlaceholder(SECRET_BACKUP_S3), "0600", "root:root", "")
+                : `hi_remove_managed_file ${SQLITE_BACKUP_S3_KEY_FILE} --any`,
+        "k3s-db": K3S_SQLITE_DB,
+        "service-file": writeFileSnippet(`/etc/systemd/system/${unit}.service`, serviceUnit(p), "0644"),
+        "timer-file": writeFileSnippet(`/etc/systemd/system/${unit}.timer`, timerUnit(p), "0644"),
+        unit,
+        db: p.db,
+        calendar: cronToOnCalendar(p.schedule),
+        crontab: crontabBlock(`${p.schedule} ${SQLITE_BACKUP_SCRIPT}`),
+        script: SQLITE_BACKUP_SCRIPT,
+    });
 }
 
 /** Delete of the k3s-backup step: the schedule, script and settings go; the backups themselves stay. */
 export function renderSqliteBackupDelete(dir: string = DEFAULT_BACKUP_DIR): string {
-    const unit = SQLITE_BACKUP_UNIT;
-    return [
-        'if [ "$HI_INIT" = systemd ]; then',
-        `  systemctl disable --now ${unit}.timer >/dev/null 2>&1 || true`,
-        `  hi_remove_managed_file /etc/systemd/system/${unit}.timer`,
-        `  hi_remove_managed_file /etc/systemd/system/${unit}.service`,
-        "  systemctl daemon-reload",
-        "fi",
-        crontabBlock(undefined),
-        `hi_remove_managed_file ${SQLITE_BACKUP_SCRIPT}`,
-        `hi_remove_managed_file ${SQLITE_BACKUP_CONF}`,
-        `hi_remove_managed_file ${SQLITE_BACKUP_S3_KEY_FILE} --any`,
-        `hi_log ${shellQuote(`the backups in ${dir} are kept (remove them by hand when no longer needed)`)}`,
-    ].join("\n");
+    return STEP.get("delete").renderBlock({
+        unit: SQLITE_BACKUP_UNIT,
+        crontab: crontabBlock(undefined),
+        script: SQLITE_BACKUP_SCRIPT,
+        conf: SQLITE_BACKUP_CONF,
+        "s3-key-file": SQLITE_BACKUP_S3_KEY_FILE,
+        dir: singleQuotedText(dir),
+    });
 }
 
 /**

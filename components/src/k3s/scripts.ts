@@ -1,11 +1,16 @@
 /**
- * Bodies of the k3s host steps (run after the host prelude, see components/src/host/prelude.sh).
+ * Bodies of the k3s host steps (run after the host prelude, see components/src/host/prelude.sh). The static
+ * shell is in the .sh files next to this file (k3s-install.sh, k3s-token-rotate.sh, k3s-node.sh,
+ * k3s-drain.sh, node-remove.sh, k3s-kubeconfig.sh: templates, see ../host/shellTemplate.ts); this file
+ * supplies only what depends on values: paths, versions, timeouts, names and the parts that differ per node.
+ * The k3s-config step is file writes of rendered files (config.yaml, the token), so it stays here.
  *
  * k3s itself cannot be downloaded in this project's CI, so these scripts are verified by shellcheck and by
  * tests of their text, not by running them against a real k3s.
  */
 import * as path from "node:path";
 import { secretPlaceholder, writeFileSnippet } from "../host/script";
+import { loadShellTemplates, singleQuotedText } from "../host/shellTemplate";
 import { shellQuote } from "../util/shell";
 import { K3S_CONFIG_PATH, K3S_KUBECONFIG_PATH, K3S_TOKEN_PATH, NodeRole } from "./model";
 import { K3sInstallPlan } from "./plan";
@@ -18,7 +23,13 @@ export const AIRGAP_IMAGES_DIR = "/var/lib/rancher/k3s/agent/images";
 export const APPLIED_CONFIG_SUM = "/var/lib/rancher/hybridinfra/k3s-config.sha256";
 export const KUBECONFIG_BEGIN = "-----BEGIN HYBRIDINFRA KUBECONFIG-----";
 export const KUBECONFIG_END = "-----END HYBRIDINFRA KUBECONFIG-----";
-const K3S_PATH = 'PATH="/usr/local/bin:$PATH"';
+
+const INSTALL = loadShellTemplates(__dirname, "k3s-install.sh");
+const TOKEN_ROTATE = loadShellTemplates(__dirname, "k3s-token-rotate.sh");
+const NODE = loadShellTemplates(__dirname, "k3s-node.sh");
+const DRAIN = loadShellTemplates(__dirname, "k3s-drain.sh").get("drain");
+const NODE_REMOVE = loadShellTemplates(__dirname, "node-remove.sh").get("remove");
+const KUBECONFIG = loadShellTemplates(__dirname, "k3s-kubeconfig.sh").get("kubeconfig");
 
 /** systemd/OpenRC service name of a role (what the official installer creates). */
 export function serviceName(role: NodeRole): string {
@@ -94,95 +105,27 @@ export function installerSource(install: K3sInstallPlan): { url: string; env: st
  * dependency chain rolls it out server by server, then to agents).
  */
 export function renderInstallScript(o: InstallScriptOptions): string {
-    const svc = serviceName(o.role);
     const { url, env } = installerSource(o.install);
     const airgap = o.install.airgap !== undefined ? airgapRemotePaths(o.install.airgap) : undefined;
-    const timeout = o.readyTimeoutSeconds ?? 300;
-    const lines = [
-        ...(o.configRevision !== undefined ? [`# config.yaml revision ${o.configRevision}: a config change re-runs this step`] : []),
-        `K3S_ROLE=${o.role}`,
-        `K3S_SERVICE=${svc}`,
-        `K3S_WANT_VERSION=${shellQuote(o.install.version ?? "")}`,
-        ...(airgap?.installer === undefined ? [`K3S_INSTALLER_URL=${shellQuote(url)}`] : []),
-        K3S_PATH,
-        `[ -f ${K3S_CONFIG_PATH} ] || hi_fail "${K3S_CONFIG_PATH} is missing (the k3s-config step must run first); nothing was changed"`,
-        `[ "$HI_INIT" != none ] || hi_fail "k3s runs as a systemd or OpenRC service and host $HI_HOST has neither; nothing was changed"`,
-        'k3s_installed=""',
-        'if [ -x /usr/local/bin/k3s ]; then k3s_installed="$(/usr/local/bin/k3s --version 2>/dev/null | awk \'NR == 1 { print $3 }\')" || k3s_installed=""; fi',
-        `want_sum="$(sha256sum ${K3S_CONFIG_PATH} | awk '{ print $1 }')"`,
-        `have_sum="$(cat ${APPLIED_CONFIG_SUM} 2>/dev/null || true)"`,
-        "k3s_service_present() {",
-        '  case "$HI_INIT" in',
-        '    systemd) [ -f "/etc/systemd/system/$K3S_SERVICE.service" ] ;;',
-        '    openrc) [ -f "/etc/init.d/$K3S_SERVICE" ] ;;',
-        "    *) false ;;",
-        "  esac",
-        "}",
-        'k3s_reason=""',
-        'if [ -z "$k3s_installed" ]; then k3s_reason="k3s is not installed"',
-        'elif ! k3s_service_present; then k3s_reason="the $K3S_SERVICE service is missing"',
-        'elif [ -n "$K3S_WANT_VERSION" ] && [ "$k3s_installed" != "$K3S_WANT_VERSION" ]; then k3s_reason="upgrade from $k3s_installed to $K3S_WANT_VERSION"',
-        ...(airgap !== undefined
-            ? [`elif ! cmp -s ${airgap.binary} /usr/local/bin/k3s; then k3s_reason="the uploaded k3s binary differs from the installed one"`]
-            : []),
-        "fi",
-        'if [ -n "$k3s_reason" ]; then',
-        '  hi_log "installing k3s $K3S_ROLE ($k3s_reason)"',
-        ...(airgap !== undefined
-            ? [
-                  `  [ -s ${airgap.binary} ] || hi_fail "the air-gap k3s binary was not uploaded to ${airgap.binary}"`,
-                  `  [ -s ${shellQuote(airgap.images)} ] || hi_fail ${shellQuote(`the air-gap images were not uploaded to ${airgap.images}`)}`,
-                  // install(1) writes a new inode, so a running k3s binary is never overwritten in place.
-                  `  install -m 0755 ${airgap.binary} /usr/local/bin/k3s`,
-              ]
-            : []),
-        ...(airgap?.installer !== undefined
-            ? [`  k3s_installer=${airgap.installer}`]
-            : [
-                  "  hi_ensure_cmd curl curl curl curl",
-                  '  k3s_installer="$(mktemp "${TMPDIR:-/tmp}/k3s-install.XXXXXX")"',
-                  '  HI_TMPFILES+=("$k3s_installer")',
-                  '  curl -sfL --retry 3 -o "$k3s_installer" "$K3S_INSTALLER_URL" || hi_fail "could not download the k3s installer from $K3S_INSTALLER_URL"',
-              ]),
-        // No flags and no K3S_URL/K3S_TOKEN: everything is in config.yaml, so re-running cannot drop settings.
-        `  env INSTALL_K3S_EXEC="$K3S_ROLE" ${env.map(shellQuote).join(" ")} sh "$k3s_installer"`,
-        "  HI_CHANGED=1",
-        'elif [ "$want_sum" != "$have_sum" ]; then',
-        `  hi_log "${K3S_CONFIG_PATH} changed since $K3S_SERVICE last started: restarting $K3S_SERVICE"`,
-        '  case "$HI_INIT" in',
-        '    systemd) systemctl restart "$K3S_SERVICE" ;;',
-        '    openrc) rc-service "$K3S_SERVICE" restart ;;',
-        "  esac",
-        "  HI_CHANGED=1",
-        "else",
-        '  hi_log "k3s $k3s_installed is installed and running with the current config.yaml"',
-        "fi",
-        "hi_service_enable \"$K3S_SERVICE\"",
-        `k3s_deadline=$(( $(date +%s) + ${timeout} ))`,
-        ...(o.role === NodeRole.Server
-            ? [
-                  "until k3s kubectl get --raw=/readyz >/dev/null 2>&1; do",
-                  `  [ "$(date +%s)" -lt "$k3s_deadline" ] || hi_fail "the k3s API did not become ready within ${timeout}s; see journalctl -u $K3S_SERVICE"`,
-                  "  sleep 3",
-                  "done",
-              ]
-            : [
-                  "k3s_service_active() {",
-                  '  case "$HI_INIT" in',
-                  '    systemd) systemctl is-active --quiet "$K3S_SERVICE" ;;',
-                  '    openrc) rc-service "$K3S_SERVICE" status >/dev/null 2>&1 ;;',
-                  "  esac",
-                  "}",
-                  "until k3s_service_active; do",
-                  `  [ "$(date +%s)" -lt "$k3s_deadline" ] || hi_fail "$K3S_SERVICE did not start within ${timeout}s; see journalctl -u $K3S_SERVICE"`,
-                  "  sleep 3",
-                  "done",
-              ]),
-        `mkdir -p "$(dirname ${APPLIED_CONFIG_SUM})"`,
-        `printf '%s\\n' "$want_sum" >${APPLIED_CONFIG_SUM}`,
-        'hi_log "k3s $K3S_ROLE is up"',
-    ];
-    return lines.join("\n");
+    const timeout = String(o.readyTimeoutSeconds ?? 300);
+    return INSTALL.get("install").renderBlock({
+        revision: o.configRevision !== undefined ? `# config.yaml revision ${o.configRevision}: a config change re-runs this step` : undefined,
+        role: o.role,
+        service: serviceName(o.role),
+        version: shellQuote(o.install.version ?? ""),
+        "installer-url": airgap?.installer === undefined ? `K3S_INSTALLER_URL=${shellQuote(url)}` : undefined,
+        config: K3S_CONFIG_PATH,
+        "applied-sum": APPLIED_CONFIG_SUM,
+        "airgap-binary-check":
+            airgap !== undefined ? `elif ! cmp -s ${airgap.binary} /usr/local/bin/k3s; then k3s_reason="the uploaded k3s binary differs from the installed one"` : undefined,
+        "airgap-upload":
+            airgap !== undefined
+                ? INSTALL.get("airgap-upload").renderBlock({ binary: airgap.binary, images: shellQuote(airgap.images), "images-text": singleQuotedText(airgap.images) })
+                : undefined,
+        installer: airgap?.installer !== undefined ? `  k3s_installer=${airgap.installer}` : INSTALL.get("installer-download").renderBlock(),
+        "installer-env": env.map(shellQuote).join(" "),
+        ready: INSTALL.get(o.role === NodeRole.Server ? "ready-server" : "ready-agent").renderBlock({ timeout }),
+    });
 }
 
 /** k3s's own copy of the server token, in secure format (`K10<CA hash>::server:<password>`); `k3s token rotate` rewrites it. */
@@ -197,51 +140,22 @@ export const K3S_SERVER_TOKEN_PATH = "/var/lib/rancher/k3s/server/token";
  * Untested against a real k3s (none can be had here): see the README's "Day 2".
  */
 export function renderTokenRotateScript(generation: number, timeoutSeconds = 120): string {
-    return [
-        `# cluster token generation ${generation} (k3s.tokenRotation): a new generation re-runs this step`,
-        K3S_PATH,
-        `if [ ! -s ${K3S_SERVER_TOKEN_PATH} ] || ! command -v k3s >/dev/null 2>&1; then`,
-        '  hi_log "no k3s cluster runs here yet: it will start with the new token, nothing to rotate"',
-        "else",
-        `  k3s_old_token="$(cat ${K3S_SERVER_TOKEN_PATH})"`,
-        `  k3s_new_token="$(hi_secret ${SECRET_TOKEN})"`,
-        '  if [ "${k3s_old_token##*::server:}" = "$k3s_new_token" ] || [ "$k3s_old_token" = "$k3s_new_token" ]; then',
-        `    hi_log "k3s already runs with token generation ${generation}"`,
-        "  else",
-        `    k3s_deadline=$(( $(date +%s) + ${timeoutSeconds} ))`,
-        "    until k3s kubectl get --raw=/readyz >/dev/null 2>&1; do",
-        `      [ "$(date +%s)" -lt "$k3s_deadline" ] || hi_fail "the k3s API is not ready after ${timeoutSeconds}s, so the token cannot be rotated; nothing was changed"`,
-        "      sleep 3",
-        "    done",
-        `    hi_log "rotating the cluster token to generation ${generation} (k3s token rotate)"`,
-        // The old token travels in K3S_TOKEN (the environment variable of `--token`). `--new-token` has no
-        // environment variable: the new token is in this command's argv while it runs (root's own process).
-        '    K3S_TOKEN="$k3s_old_token" k3s token rotate --new-token "$k3s_new_token" >/dev/null ||',
-        '      hi_fail "k3s token rotate failed; the cluster keeps its old token and no node was restarted"',
-        "    HI_CHANGED=1",
-        "  fi",
-        "fi",
-    ].join("\n");
+    return TOKEN_ROTATE.get("rotate").renderBlock({
+        generation: String(generation),
+        timeout: String(timeoutSeconds),
+        "server-token": K3S_SERVER_TOKEN_PATH,
+        secret: SECRET_TOKEN,
+    });
 }
 
 /** Delete of the k3s-token-rotate step: a rotated token stays rotated. */
 export function renderTokenRotateDelete(): string {
-    return 'hi_log "the cluster token stays rotated (a rotation cannot be undone); nothing to do"';
+    return TOKEN_ROTATE.get("delete").renderBlock();
 }
 
 /** Delete of the k3s-install step: the installer's own uninstall script (removes k3s, its data and CNI). */
 export function renderUninstallScript(role: NodeRole): string {
-    const script = uninstallScript(role);
-    return [
-        `if [ -x ${script} ]; then`,
-        `  hi_log "uninstalling k3s ${role}"`,
-        `  ${script}`,
-        "  HI_CHANGED=1",
-        "else",
-        `  hi_log "k3s ${role} is not installed (${script} is absent)"`,
-        "fi",
-        `rm -f ${APPLIED_CONFIG_SUM}`,
-    ].join("\n");
+    return INSTALL.get("uninstall").renderBlock({ uninstaller: uninstallScript(role), role, "applied-sum": APPLIED_CONFIG_SUM });
 }
 
 /**
@@ -249,34 +163,20 @@ export function renderUninstallScript(role: NodeRole): string {
  * labels in sync (k3s applies `node-label` only when a node registers).
  */
 export function renderNodeReadyScript(o: { nodeName: string; labels: Readonly<Record<string, string>>; timeoutSeconds?: number; version?: string; configRevision?: string }): string {
-    const timeout = o.timeoutSeconds ?? 600;
     const labels = Object.entries(o.labels).map(([k, v]) => shellQuote(`${k}=${v}`));
     const rolled = o.configRevision !== undefined;
-    return [
-        K3S_PATH,
-        `k3s_node=${shellQuote(o.nodeName)}`,
-        ...(rolled ? [`# after k3s ${o.version ?? "(channel)"} with config.yaml revision ${o.configRevision}: a change re-runs this step`] : []),
-        `k3s_deadline=$(( $(date +%s) + ${timeout} ))`,
-        'until k3s kubectl get node "$k3s_node" >/dev/null 2>&1; do',
-        `  [ "$(date +%s)" -lt "$k3s_deadline" ] || hi_fail "node $k3s_node did not register within ${timeout}s; check k3s on $k3s_node and that it reaches this server over the overlay"`,
-        "  sleep 5",
-        "done",
-        `k3s kubectl wait --for=condition=Ready "node/$k3s_node" --timeout=${timeout}s >/dev/null || hi_fail "node $k3s_node is registered but not Ready after ${timeout}s"`,
-        ...(labels.length > 0 ? [`k3s kubectl label node "$k3s_node" --overwrite ${labels.join(" ")} >/dev/null`] : []),
-        ...(rolled
-            ? [
-                  ...(o.version !== undefined
-                      ? [
-                            `k3s_version="$(k3s kubectl get node "$k3s_node" -o jsonpath='{.status.nodeInfo.kubeletVersion}')"`,
-                            `[ "$k3s_version" = ${shellQuote(o.version)} ] || hi_fail "node $k3s_node is Ready but runs $k3s_version, not ${o.version}: the upgrade did not take; the roll stops here and $k3s_node stays cordoned (see journalctl on $k3s_node)"`,
-                        ]
-                      : []),
-                  `k3s kubectl annotate node "$k3s_node" --overwrite ${shellQuote(`${CONFIG_REVISION_ANNOTATION}=${o.configRevision}`)} >/dev/null`,
-                  'if [ "$(k3s kubectl get node "$k3s_node" -o jsonpath=\'{.spec.unschedulable}\')" = true ]; then k3s kubectl uncordon "$k3s_node" >/dev/null; hi_log "uncordoned $k3s_node"; HI_CHANGED=1; fi',
-              ]
-            : []),
-        'hi_log "node $k3s_node is Ready"',
-    ].join("\n");
+    return NODE.get("ready").renderBlock({
+        node: shellQuote(o.nodeName),
+        "rolled-note": rolled ? `# after k3s ${o.version ?? "(channel)"} with config.yaml revision ${o.configRevision}: a change re-runs this step` : undefined,
+        timeout: String(o.timeoutSeconds ?? 600),
+        labels: labels.length > 0 ? `k3s kubectl label node "$k3s_node" --overwrite ${labels.join(" ")} >/dev/null` : undefined,
+        rolled: rolled
+            ? NODE.get("rolled").renderBlock({
+                  "version-check": o.version !== undefined ? NODE.get("version-check").renderBlock({ want: shellQuote(o.version), version: o.version }) : undefined,
+                  annotation: shellQuote(`${CONFIG_REVISION_ANNOTATION}=${o.configRevision}`),
+              })
+            : undefined,
+    });
 }
 
 /** The Node annotation that holds the config.yaml revision k3s last started with on that node. */
@@ -292,35 +192,14 @@ export const CONFIG_REVISION_ANNOTATION = "hybridinfra.dev/k3s-config-revision";
  */
 export function renderNodeDrainScript(o: { nodeName: string; version?: string; configRevision: string; drainTimeoutSeconds?: number }): string {
     const timeout = o.drainTimeoutSeconds ?? DEFAULT_DRAIN_TIMEOUT_SECONDS;
-    const kubectl = nodeRemovalKubectlArgs('"$k3s_node"', timeout);
-    return [
-        K3S_PATH,
-        `k3s_node=${shellQuote(o.nodeName)}`,
-        `k3s_want_version=${shellQuote(o.version ?? "")}`,
-        `k3s_want_revision=${shellQuote(o.configRevision)}`,
-        'if ! k3s kubectl get node "$k3s_node" >/dev/null 2>&1; then',
-        '  hi_log "node $k3s_node is not registered yet: nothing to drain"',
-        "  exit 0",
-        "fi",
-        `k3s_have_version="$(k3s kubectl get node "$k3s_node" -o jsonpath='{.status.nodeInfo.kubeletVersion}')"`,
-        `k3s_have_revision="$(k3s kubectl get node "$k3s_node" -o jsonpath='{.metadata.annotations.hybridinfra\\.dev/k3s-config-revision}')"`,
-        'k3s_why=""',
-        'if [ -n "$k3s_want_version" ] && [ "$k3s_have_version" != "$k3s_want_version" ]; then k3s_why="upgrade from $k3s_have_version to $k3s_want_version"',
-        'elif [ -n "$k3s_have_revision" ] && [ "$k3s_have_revision" != "$k3s_want_revision" ]; then k3s_why="config.yaml changed (revision $k3s_have_revision to $k3s_want_revision)"',
-        "fi",
-        'if [ -z "$k3s_why" ]; then',
-        '  hi_log "node $k3s_node: nothing to upgrade or restart, not draining"',
-        "  exit 0",
-        "fi",
-        `k3s_others="$(k3s kubectl get nodes --no-headers | awk -v n="$k3s_node" '$1 != n && $2 == "Ready" { c++ } END { print c + 0 }')"`,
-        'if [ "$k3s_others" -eq 0 ]; then',
-        '  hi_log "node $k3s_node ($k3s_why): no other schedulable Ready node to move its pods to, not draining"',
-        "  exit 0",
-        "fi",
-        'hi_log "cordoning and draining $k3s_node before its k3s restart ($k3s_why)"',
-        `k3s kubectl ${kubectl.drain.join(" ")} || hi_fail "drain of $k3s_node did not finish within ${timeout}s: a PodDisruptionBudget blocks an eviction (kubectl get pdb -A) or a pod does not stop; the roll stops here: $k3s_node stays cordoned and nothing was upgraded; fix that, then run pulumi up again (or kubectl uncordon $k3s_node to give up)"`,
-        "HI_CHANGED=1",
-    ].join("\n");
+    return DRAIN.renderBlock({
+        node: shellQuote(o.nodeName),
+        version: shellQuote(o.version ?? ""),
+        revision: shellQuote(o.configRevision),
+        "revision-path": CONFIG_REVISION_ANNOTATION.replace(/\./g, "\\."),
+        drain: nodeRemovalKubectlArgs('"$k3s_node"', timeout).drain.join(" "),
+        timeout: String(timeout),
+    });
 }
 
 /** How long node removal lets `kubectl drain` wait for evictions (PodDisruptionBudgets) by default. */
@@ -348,39 +227,24 @@ export function nodeRemovalKubectlArgs(node: string, drainTimeoutSeconds = DEFAU
  */
 export function renderNodeRemoveScript(o: { nodeName: string; drainTimeoutSeconds?: number; onDrainTimeout?: "delete" | "fail" }): string {
     const timeout = o.drainTimeoutSeconds ?? DEFAULT_DRAIN_TIMEOUT_SECONDS;
-    const onTimeout =
-        o.onDrainTimeout === "fail"
-            ? `    hi_fail "drain of $k3s_node did not finish within ${timeout}s: a PodDisruptionBudget blocks an eviction (kubectl get pdb -A) or a pod does not stop; the node stays cordoned and nothing else changed; fix that, then run pulumi up again"`
-            : `    hi_warn "drain of $k3s_node did not finish within ${timeout}s (node unreachable or a PodDisruptionBudget blocks it); deleting the Node anyway"`;
     const kubectl = nodeRemovalKubectlArgs('"$k3s_node"', timeout);
-    return [
-        K3S_PATH,
-        `k3s_node=${shellQuote(o.nodeName)}`,
-        "if ! command -v k3s >/dev/null 2>&1; then",
-        '  hi_warn "k3s is not installed on this server; node $k3s_node cannot be drained here"',
-        'elif k3s kubectl get node "$k3s_node" >/dev/null 2>&1; then',
-        '  hi_log "draining $k3s_node"',
-        `  if ! k3s kubectl ${kubectl.drain.join(" ")}; then`,
-        onTimeout,
-        "  fi",
-        `  k3s kubectl ${kubectl.deleteNode.join(" ")}`,
-        "  HI_CHANGED=1",
-        "else",
-        '  hi_log "node $k3s_node is not in the cluster (already removed)"',
-        "fi",
-    ].join("\n");
+    return NODE_REMOVE.renderBlock({
+        node: shellQuote(o.nodeName),
+        drain: kubectl.drain.join(" "),
+        "on-timeout":
+            o.onDrainTimeout === "fail"
+                ? `    hi_fail "drain of $k3s_node did not finish within ${timeout}s: a PodDisruptionBudget blocks an eviction (kubectl get pdb -A) or a pod does not stop; the node stays cordoned and nothing else changed; fix that, then run pulumi up again"`
+                : `    hi_warn "drain of $k3s_node did not finish within ${timeout}s (node unreachable or a PodDisruptionBudget blocks it); deleting the Node anyway"`,
+        "delete-node": kubectl.deleteNode.join(" "),
+    });
 }
 
 /** The kubeconfig read step: prints k3s.yaml between markers (the prelude's log lines share stdout). */
 export function renderKubeconfigScript(timeoutSeconds = 120): string {
-    return [
-        `k3s_deadline=$(( $(date +%s) + ${timeoutSeconds} ))`,
-        `until [ -s ${K3S_KUBECONFIG_PATH} ]; do`,
-        `  [ "$(date +%s)" -lt "$k3s_deadline" ] || hi_fail "${K3S_KUBECONFIG_PATH} did not appear within ${timeoutSeconds}s"`,
-        "  sleep 2",
-        "done",
-        `printf '%s\\n' ${shellQuote(KUBECONFIG_BEGIN)}`,
-        `cat ${K3S_KUBECONFIG_PATH}`,
-        `printf '%s\\n' ${shellQuote(KUBECONFIG_END)}`,
-    ].join("\n");
+    return KUBECONFIG.renderBlock({
+        timeout: String(timeoutSeconds),
+        kubeconfig: K3S_KUBECONFIG_PATH,
+        begin: shellQuote(KUBECONFIG_BEGIN),
+        end: shellQuote(KUBECONFIG_END),
+    });
 }

@@ -9,6 +9,7 @@ import * as fs from "node:fs";
 import * as net from "node:net";
 import * as path from "node:path";
 import { writeFileSnippet } from "../host/script";
+import { loadShellTemplates } from "../host/shellTemplate";
 import { cidr as parseCidrStrict, cidrSize, nthAddress } from "../util/cidr";
 import { shellQuote } from "../util/shell";
 import {
@@ -32,7 +33,6 @@ import {
     wgQuickOpenrcScript,
     WgPeerSpec,
 } from "./render";
-import { loadShellTemplates } from "./shellTemplate";
 import { lanRoutesFromPeers } from "./subnets";
 import { parseEndpoint } from "./validate";
 

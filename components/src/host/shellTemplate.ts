@@ -1,7 +1,8 @@
 /**
  * Bash templates kept in `.sh` files next to the code that renders them (copied to lib/ by
  * tools/copy-assets.mjs), so the static shell of a step lives in a shell file and TypeScript supplies only
- * what depends on values.
+ * what depends on values. Every domain's host steps are rendered this way (the host layer's own prelude.sh
+ * is read whole by script.ts).
  *
  * A file holds one or more templates. Each starts at a line `# @template <name>` and runs to the next such
  * line or the end of the file (trailing blank lines dropped; the text always ends in one newline). Lines
@@ -44,6 +45,11 @@ export class ShellTemplate {
         this.values = values;
     }
 
+    /** The rendered text without its final newline: a block for another template's `# @insert`, or a step body. */
+    renderBlock(fill: ShellTemplateFill = {}): string {
+        return this.render(fill).replace(/\n$/, "");
+    }
+
     /** The rendered text (ends in a newline). */
     render(fill: ShellTemplateFill = {}): string {
         const unknown = Object.keys(fill).filter((n) => !this.inserts.has(n) && !this.values.has(n));
@@ -64,6 +70,14 @@ export class ShellTemplate {
             })
             .join("");
     }
+}
+
+/**
+ * `value` as it goes inside a single-quoted word of a template (`hi_log '… {{dir}} …'`): each `'` closes the
+ * quotes, adds a double-quoted one and reopens them, as `shellQuote` does for a whole word.
+ */
+export function singleQuotedText(value: string): string {
+    return value.replace(/'/g, `'"'"'`);
 }
 
 /** The templates of a file's text, by name. */
