@@ -6,6 +6,10 @@
  */
 import { z } from "zod";
 import {
+    DNS_LABEL_RE,
+    isIpv4,
+    isValidHostname,
+    parseCidr,
     Datastore,
     FailoverProfile,
     HostRole,
@@ -30,10 +34,12 @@ import {
     showValue,
 } from "@hybridinfra/components";
 
-const label = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
-const ipv4 = /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/;
-const cidr = /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}\/([0-9]|[12]\d|3[0-2])$/;
-const hostname = /^(?=.{1,253}$)(\*\.)?([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$/;
+// The formats are the library's own rules (one each), so the schema cannot accept what a component refuses.
+const label = DNS_LABEL_RE;
+const WRONG_FORMAT = { error: "has the wrong format" };
+const ipv4Address = () => z.string().refine((v) => isIpv4(v), WRONG_FORMAT);
+const cidrBlock = () => z.string().refine((v) => parseCidr(v) !== undefined, WRONG_FORMAT);
+const hostName = () => z.string().refine((v) => isValidHostname(v), WRONG_FORMAT);
 const address = /^[A-Za-z0-9.-]+$/;
 /** An SSH address, by the library's one rule (`sshAddressProblem`: IPv4, IPv6 or a DNS name). */
 const sshAddress = z.string().superRefine((value, ctx) => {
@@ -66,10 +72,10 @@ const Host = z.strictObject({
     /** Public IP or DNS name, with `:port` when the router forwards another port (`home.example.org:51821`). */
     publicEndpoint: z.string().regex(endpoint).optional(),
     roles: z.array(Role).min(1),
-    lan: z.array(z.string().regex(cidr)).optional(),
+    lan: z.array(cidrBlock()).optional(),
     labels: z.record(z.string(), z.string()).optional(),
     taints: z.array(z.string().regex(/^[A-Za-z0-9./_-]+(=[A-Za-z0-9._-]*)?:(NoSchedule|PreferNoSchedule|NoExecute)$/)).optional(),
-    overlayAddress: z.string().regex(ipv4).optional(),
+    overlayAddress: ipv4Address().optional(),
     mtu: z.number().int().min(MIN_MTU).max(MAX_MTU).optional(),
     gateway: z.boolean().optional(),
     remove: z.boolean().optional(),
@@ -78,7 +84,7 @@ const Host = z.strictObject({
 const Overlay = z.strictObject({
     kind: z.enum(OverlayKind).optional(),
     topology: z.enum(Topology).optional(),
-    cidr: z.string().regex(cidr).optional(),
+    cidr: cidrBlock().optional(),
     listenPort: z.number().int().min(1).max(65535).optional(),
     interfaceName: z.string().regex(/^[a-zA-Z0-9_=+.-]{1,15}$/).optional(),
     keepalive: z.number().int().min(MIN_KEEPALIVE).max(MAX_KEEPALIVE).optional(),
@@ -110,8 +116,8 @@ const K3s = z.strictObject({
     kubeconfigEndpoint: z.string().regex(address).optional(),
     /** The endpoint is the user's own load balancer or DNS name, not an address of a server. */
     kubeconfigEndpointIsExternal: z.boolean().optional(),
-    clusterCidr: z.string().regex(cidr).optional(),
-    serviceCidr: z.string().regex(cidr).optional(),
+    clusterCidr: cidrBlock().optional(),
+    serviceCidr: cidrBlock().optional(),
     agentsPerBatch: z.number().int().min(1).max(100).optional(),
     /** Backups of the cluster state (k3s.backup; checked in depth by validateK3sBackup). */
     backup: z
@@ -168,7 +174,7 @@ const App = z.strictObject({
     namespace: z.string().regex(label).optional(),
     replicas: z.number().int().min(1).max(MAX_REPLICAS).optional(),
     ports: z.array(z.strictObject({ name: z.string().regex(label).optional(), containerPort: z.number().int().min(1).max(65535), servicePort: z.number().int().min(1).max(65535).optional() })).min(1),
-    hostnames: z.array(z.string().regex(hostname)).min(1),
+    hostnames: z.array(hostName()).min(1),
     paths: z.array(z.string().startsWith("/")).optional(),
     env: z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/), z.string()).optional(),
     /** Env vars whose values are secret config keys (`pulumi config set --secret <key>`). */

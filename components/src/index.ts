@@ -10,6 +10,9 @@
 
 // Errors: validation problems name the config path, the value and the fix.
 export { HybridInfraConfigError, HybridInfraConfigErrors, nearest, showValue, throwAll } from "./util/errors";
+// The rules the stack config's schema (infra/config.ts) shares with the components: one rule each.
+export { DNS_LABEL_RE, isValidHostname } from "./util/hostname";
+export { isIpv4, parseCidr } from "./util/cidr";
 
 // SSH hosts, shared by every host-side component.
 export { SSH_ADDRESS_FIX, sshAddressProblem, validatePrivateKey } from "./host";
