@@ -11,7 +11,8 @@ import { renderForwardScript } from "../../components/src/ingress/render";
 import { record, settle } from "../harness/mocks";
 import { ExposedApp, exposedAppInternals } from "../../components/src/apps";
 import { assertAllOnProvider, clusterProvider } from "./helpers";
-import { assertHostScript, assertShellcheck, extractProgram } from "../harness/shellcheck";
+import { assertHostScript, assertShellcheck, assertShellcheckAll, extractProgram } from "../harness/shellcheck";
+import { shellFilesIn, templatesForShellcheck } from "../k3s/shellFiles";
 import { TEST_KEY } from "../harness/fixtures";
 
 const CMD = "command:remote:Command";
@@ -24,6 +25,17 @@ const edge: PublicIngressForwardArgs = {
 };
 
 describe("PublicIngressForward (cloud node forwarding to a private cluster)", () => {
+    // The step's bash lives in .sh files next to components/src/ingress/render.ts (templates, see
+    // components/src/host/shellTemplate.ts); what the step renders from them is checked below and, byte for
+    // byte, by the stacks' golden renders.
+    it("every .sh file next to the forward code passes shellcheck on its own (step bodies after the host prelude)", () => {
+        const { dir, files } = shellFilesIn("ingress");
+        assert.deepEqual(files, ["forward-script.sh", "ingress-forward.sh"]);
+        const scripts = templatesForShellcheck(dir, files);
+        assert.deepEqual([...scripts.keys()], ["forward-script.sh#script", "forward-script.sh#functions", "forward-script.sh#remove", "forward-script.sh#boot", "ingress-forward.sh#create", "ingress-forward.sh#delete"]);
+        assertShellcheckAll(scripts);
+    });
+
     it("registers one ingress-forward step whose create and delete scripts pass shellcheck", async () => {
         const rec = await record(() => {
             const f = new PublicIngressForward("home", edge);
