@@ -12,7 +12,7 @@ import { record, settle } from "../harness/mocks";
 import { ExposedApp, exposedAppInternals } from "../../components/src/apps";
 import { assertAllOnProvider, clusterProvider } from "./helpers";
 import { assertHostScript, assertShellcheck, assertShellcheckAll, extractProgram } from "../harness/shellcheck";
-import { shellFilesIn, templatesForShellcheck } from "../k3s/shellFiles";
+import { shellFilesIn, templatesForShellcheck } from "../harness/shellFiles";
 import { TEST_KEY } from "../harness/fixtures";
 
 const CMD = "command:remote:Command";

@@ -5,7 +5,7 @@
 import { describe, it } from "node:test";
 import * as assert from "node:assert/strict";
 import { assertShellcheckAll } from "../harness/shellcheck";
-import { shellFilesIn, templatesForShellcheck } from "./shellFiles";
+import { shellFilesIn, templatesForShellcheck } from "../harness/shellFiles";
 
 describe("k3s shell templates", () => {
     it("every .sh file next to the k3s code passes shellcheck on its own (step bodies after the host prelude)", () => {

@@ -4,7 +4,7 @@
 import { describe, it } from "node:test";
 import * as assert from "node:assert/strict";
 import { assertShellcheckAll } from "../harness/shellcheck";
-import { shellFilesIn, templatesForShellcheck } from "../k3s/shellFiles";
+import { shellFilesIn, templatesForShellcheck } from "../harness/shellFiles";
 
 describe("Tailscale shell templates", () => {
     it("every .sh file next to the Tailscale code passes shellcheck on its own (step bodies after the host prelude)", () => {

@@ -1,4 +1,4 @@
-# --- the re-resolve script a wg-config step installs for DNS-name endpoints (renderReresolveScript in scripts.ts; templates: see shellTemplate.ts) ---
+# --- the re-resolve script a wg-config step installs for DNS-name endpoints (renderReresolveScript in scripts.ts; templates: see ../host/shellTemplate.ts) ---
 # Its peers block lists the peers with a DNS-name endpoint, one `public-key endpoint` a line.
 
 # @template reresolve

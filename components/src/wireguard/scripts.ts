@@ -2,7 +2,7 @@
  * The bash bodies of the WireGuard host steps (`wg-install`, `wg-config` and their deletes; they run after the
  * host prelude, components/src/host/prelude.sh) and of the scripts the config step installs (watchdog,
  * re-resolve). The static shell is in the .sh files next to this file (wg-install.sh, wg-config.sh,
- * watchdog.sh, reresolve.sh: templates, see shellTemplate.ts; firewall.sh: functions); this file supplies only
+ * watchdog.sh, reresolve.sh: templates, see ../host/shellTemplate.ts; firewall.sh: functions); this file supplies only
  * what depends on values: variables, file contents, rules and the parts that differ per host.
  */
 import * as fs from "node:fs";

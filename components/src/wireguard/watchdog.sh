@@ -1,4 +1,4 @@
-# --- the WireGuard watchdog script a wg-config step installs (renderWatchdogScript in scripts.ts; templates: see shellTemplate.ts) ---
+# --- the WireGuard watchdog script a wg-config step installs (renderWatchdogScript in scripts.ts; templates: see ../host/shellTemplate.ts) ---
 # Its peers block lists the peers it probes, one `name public-key overlay-address` a line.
 
 # @template watchdog

@@ -1,4 +1,4 @@
-# --- bash of the WireGuard wg-config step and its delete (rendered by scripts.ts; templates: see shellTemplate.ts) ---
+# --- bash of the WireGuard wg-config step and its delete (rendered by scripts.ts; templates: see ../host/shellTemplate.ts) ---
 # A body runs after the host prelude (components/src/host/prelude.sh): hi_* functions, HI_INIT, HI_CHANGED.
 # Its `vars` block sets WG_IF, WG_SYSCTL, the WG_CHAIN_* chains, WG_FW_RECORD and WG_FW_TAG (commonVars in
 # scripts.ts); firewall-functions is firewall.sh.

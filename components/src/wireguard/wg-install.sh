@@ -1,4 +1,4 @@
-# --- bash of the WireGuard wg-install step (rendered by scripts.ts; templates: see shellTemplate.ts) ---
+# --- bash of the WireGuard wg-install step (rendered by scripts.ts; templates: see ../host/shellTemplate.ts) ---
 # A body runs after the host prelude (components/src/host/prelude.sh): hi_* functions, HI_PKG, HI_INIT.
 
 # @template install
