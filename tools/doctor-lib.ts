@@ -22,6 +22,7 @@ import { OverlayPlan, PlannedNode, RERESOLVE_AFTER_SECONDS, RERESOLVE_INTERVAL_S
 import { loadStack } from "./stack";
 import { COMMAND_TYPE, renderTree, runStack, stepIdentity } from "./render-lib";
 import { connectionFromInputs, ExecResult, SshConnection, sshExec } from "./ssh";
+import { compact } from "../components/src/util/compact";
 
 /** Check groups that can be left out (`--skip`). */
 export const CheckGroup = { K3s: "k3s", Files: "files" } as const;
@@ -152,16 +153,16 @@ export async function expectedState(stack: string, extraConfig: Record<string, s
             const script = [...tree].find(([k]) => new RegExp(`^hosts/${h.name}/\\d\\d-${meta[2]}\\.sh$`).test(k))?.[1] ?? "";
             files.push({ path, content, mode: meta[1].replace(/^0+(?=\d{3})/, ""), step: meta[2], conditional: writtenConditionally(script, path) });
         }
-        const k3s = h.roles.includes("server") ? "server" : h.roles.includes("agent") ? "agent" : undefined;
+        const k3s: ExpectedHost["k3s"] = h.roles.includes("server") ? "server" : h.roles.includes("agent") ? "agent" : undefined;
         return {
             name: h.name,
             connection,
             ...(plan !== undefined ? { node: plan.nodes.find((n) => n.name === h.name) } : {}),
-            ...(k3s !== undefined ? { k3s } : {}),
+            ...compact({ k3s }),
             files: files.sort((a, b) => a.path.localeCompare(b.path)),
         };
     });
-    return { stack, ...(plan !== undefined ? { plan } : {}), hosts };
+    return { stack, ...compact({ plan }), hosts };
 }
 
 // ---------------------------------------------------------------------------------------------------

@@ -15,6 +15,7 @@ import { apiUrl, k3sClusterInternals } from "../components/src/k3s";
 import { planTailscale } from "../components/src/tailscale";
 import { Topology, wireGuardMeshInternals, type OverlayPlan, type WireGuardMesh } from "../components/src/wireguard";
 import type { StackRun } from "./render-lib";
+import { compact } from "../components/src/util/compact";
 
 /** What a host does, in the order the graph lists them. */
 export const GraphRole = {
@@ -197,7 +198,7 @@ function hostSources(c: ClusterComposition): HostSource[] {
         return c.wireguard.hosts.map((h) => ({
             ssh: h,
             location: h.location,
-            ...(h.endpoint !== undefined ? { publicEndpoint: h.endpoint } : {}),
+            ...compact({ publicEndpoint: h.endpoint }),
             lan: h.lan ?? [],
             ...(clusterHosts.has(h.name) ? { cluster: clusterHosts.get(h.name)! } : {}),
         }));
@@ -209,7 +210,7 @@ function hostSources(c: ClusterComposition): HostSource[] {
             location: h.location,
             ...(ch?.publicEndpoint !== undefined ? { publicEndpoint: ch.publicEndpoint } : {}),
             lan: h.lan ?? [],
-            ...(ch !== undefined ? { cluster: ch } : {}),
+            ...compact({ cluster: ch }),
         };
     });
 }
@@ -227,9 +228,9 @@ function peersOf(plan: OverlayPlan): GraphPeer[] {
         if (p === undefined) throw new Error(`${host} has no [Peer] for ${other}, but ${other} has one for ${host}`);
         return {
             host,
-            ...(p.endpoint !== undefined ? { endpoint: p.endpoint } : {}),
+            ...compact({ endpoint: p.endpoint }),
             allowedIps: [...p.allowedIps],
-            ...(p.persistentKeepalive !== undefined ? { persistentKeepalive: p.persistentKeepalive } : {}),
+            ...compact({ persistentKeepalive: p.persistentKeepalive }),
         };
     };
     return [...plan.pairs]
@@ -328,10 +329,10 @@ export function graphData(run: StackRun): GraphData {
                 name: s.ssh.name,
                 location: s.location,
                 nat: publicEndpoint === undefined,
-                ...(publicEndpoint !== undefined ? { publicEndpoint } : {}),
+                ...compact({ publicEndpoint }),
                 ...(node !== undefined ? { overlayAddress: node.address } : {}),
                 roles: ROLE_ORDER.filter((r) => roles.has(r)),
-                ...(ingress !== undefined ? { ingress } : {}),
+                ...compact({ ingress }),
             };
         })
         .sort((a, b) => cmp(a.location, b.location) || byName(a, b));
@@ -356,7 +357,7 @@ export function graphData(run: StackRun): GraphData {
             ? { kind: OverlayKind.WireGuard, topology: plan.topology, cidr: plan.cidr, listenPort: plan.listenPort, interfaceName: plan.interfaceName }
             : {
                   kind: OverlayKind.Tailscale,
-                  ...(c.tailscale!.loginServer !== undefined ? { loginServer: c.tailscale!.loginServer } : {}),
+                  ...compact({ loginServer: c.tailscale!.loginServer }),
                   acceptRoutes: c.tailscale!.acceptRoutes ?? true,
               };
 

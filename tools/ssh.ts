@@ -6,6 +6,7 @@
  */
 import { Client, ClientChannel, ConnectConfig } from "ssh2";
 import type { Duplex } from "node:stream";
+import { compact } from "../components/src/util/compact";
 
 export interface SshTarget {
     readonly host: string;
@@ -69,8 +70,7 @@ function connectTo(t: SshTarget, sock: Duplex | undefined, timeoutMs: number): P
             username: t.user,
             privateKey: t.privateKey,
             readyTimeout: timeoutMs,
-            ...(sock !== undefined ? { sock } : {}),
-            ...(verify !== undefined ? { hostVerifier: verify } : {}),
+            ...compact({ sock, hostVerifier: verify }),
             });
         } catch (err) {
             // ssh2 throws synchronously on keys it cannot parse (e.g. PKCS#8 ed25519, which OpenSSH accepts).

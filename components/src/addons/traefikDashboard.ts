@@ -4,6 +4,7 @@ import * as random from "@pulumi/random";
 import { requireKubernetesProvider } from "../kube/provider";
 import { standardLabels } from "../kube/labels";
 import { DASHBOARD_AUTH_NAME, TRAEFIK_CHART_CONFIG, traefikDashboardValues, validateTraefikDashboard } from "./plan";
+import { compact } from "../util/compact";
 
 export interface TraefikDashboardArgs {
     /**
@@ -60,7 +61,7 @@ export class TraefikDashboard extends pulumi.ComponentResource {
                 apiVersion: "helm.cattle.io/v1",
                 kind: "HelmChartConfig",
                 metadata: { name: TRAEFIK_CHART_CONFIG, namespace: "kube-system", labels },
-                spec: { valuesContent: JSON.stringify(traefikDashboardValues({ ...(args.hostname !== undefined ? { hostname: args.hostname } : {}), username }), null, 2) },
+                spec: { valuesContent: JSON.stringify(traefikDashboardValues({ ...compact({ hostname: args.hostname }), username }), null, 2) },
             },
             { parent: this, dependsOn },
         );

@@ -9,6 +9,7 @@ import { Exposure, TlsMode } from "./model";
 import type { ExposedAppArgs } from "./model";
 import { AppPlan, appUrls, certificateSpec, deploymentSpec, ingressAnnotations, ingressSpec, pdbSpec, planApp, PlannedTunnelRoute, routedPort, serviceSpec, tunnelRoutesFor } from "./plan";
 import { validateApp } from "./validate";
+import { compact } from "../util/compact";
 
 /** What the composition needs from an app (e.g. to build one `CloudflareTunnel` for all tunnel apps). */
 export interface ExposedAppInternals {
@@ -146,10 +147,9 @@ export class ExposedApp extends pulumi.ComponentResource {
             deployment,
             service,
             ingress,
-            ...(pdb !== undefined ? { pdb } : {}),
-            ...(certificate !== undefined ? { certificate } : {}),
+            ...compact({ pdb, certificate }),
             ...(issued?.expiresAt !== undefined ? { certificateExpiry: issued.expiresAt } : {}),
-            ...(ownCa !== undefined ? { ownCa } : {}),
+            ...compact({ ownCa }),
         });
         this.registerOutputs({ urls: this.urls, serviceName: this.serviceName, namespace: this.namespace });
     }

@@ -3,6 +3,7 @@ import { ARCH_LABEL, REGION_LABEL, selectorLabels, spreadConstraints, standardLa
 import { defaultPortName } from "./validate";
 import { Exposure, TlsMode } from "./model";
 import type { ExposedAppArgs, HttpProbeArgs, PlacementArgs, ResourceQuantityArgs } from "./model";
+import { compact } from "../util/compact";
 
 type DeploymentSpec = k8s.types.input.apps.v1.DeploymentSpec;
 type ServiceSpec = k8s.types.input.core.v1.ServiceSpec;
@@ -77,10 +78,7 @@ export function planApp(name: string, args: ExposedAppArgs): AppPlan {
         ...(tlsMode !== TlsMode.None ? { tlsSecretName: args.tls?.secretName ?? `${appName}-tls` } : {}),
         exposure: args.exposure ?? Exposure.Ingress,
         spreadAcrossLocations: args.spreadAcrossLocations ?? true,
-        ...(args.placement !== undefined ? { placement: args.placement } : {}),
-        ...(args.resources !== undefined ? { resources: args.resources } : {}),
-        ...(args.livenessProbe !== undefined ? { livenessProbe: args.livenessProbe } : {}),
-        ...(args.readinessProbe !== undefined ? { readinessProbe: args.readinessProbe } : {}),
+        ...compact({ placement: args.placement, resources: args.resources, livenessProbe: args.livenessProbe, readinessProbe: args.readinessProbe }),
     };
 }
 
@@ -148,7 +146,7 @@ export function deploymentSpec(plan: AppPlan): DeploymentSpec {
         template: {
             metadata: { labels: { ...plan.labels } },
             spec: {
-                ...(affinity !== undefined ? { affinity } : {}),
+                ...compact({ affinity }),
                 ...(plan.spreadAcrossLocations ? { topologySpreadConstraints: spreadConstraints(plan.selector) } : {}),
                 containers: [
                     {
@@ -157,10 +155,9 @@ export function deploymentSpec(plan: AppPlan): DeploymentSpec {
                         ports: plan.ports.map((p) => ({ name: p.name, containerPort: p.containerPort, protocol: "TCP" })),
                         ...(env.length > 0 ? { env } : {}),
                         ...(requests !== undefined || limits !== undefined
-                            ? { resources: { ...(requests !== undefined ? { requests } : {}), ...(limits !== undefined ? { limits } : {}) } }
+                            ? { resources: compact({ requests, limits }) }
                             : {}),
-                        ...(liveness !== undefined ? { livenessProbe: liveness } : {}),
-                        ...(readiness !== undefined ? { readinessProbe: readiness } : {}),
+                        ...compact({ livenessProbe: liveness, readinessProbe: readiness }),
                     },
                 ],
             },

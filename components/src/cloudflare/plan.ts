@@ -4,6 +4,7 @@ import { HybridInfraConfigError, showValue } from "../util/errors";
 import { isValidHostname } from "../util/hostname";
 import { selectorLabels, spreadConstraints, standardLabels } from "../kube/labels";
 import type { CloudflareTunnelArgs, TunnelRouteArgs } from "./model";
+import { compact } from "../util/compact";
 
 type IngressRule = cloudflare.types.input.ZeroTrustTunnelCloudflaredConfigConfigIngress;
 
@@ -71,13 +72,13 @@ export function tunnelIngressRules(routes: readonly TunnelRouteArgs[]): IngressR
     return [
         ...ordered.map(({ r }) => {
             const originRequest = {
-                ...(r.originServerName !== undefined ? { originServerName: r.originServerName } : {}),
+                ...compact({ originServerName: r.originServerName }),
                 ...(r.noTlsVerify ? { noTlsVerify: true } : {}),
             };
             return {
                 hostname: r.hostname,
                 service: r.service,
-                ...(r.path !== undefined ? { path: r.path } : {}),
+                ...compact({ path: r.path }),
                 ...(Object.keys(originRequest).length > 0 ? { originRequest } : {}),
             };
         }),

@@ -7,6 +7,7 @@ import { requireKubernetesProvider } from "../kube/provider";
 import { selectorLabels } from "../kube/labels";
 import type { CloudflareTunnelArgs } from "./model";
 import { CLOUDFLARED_IMAGE, cloudflaredDeploymentSpec, cloudflaredLabels, hostnameSlug, TOKEN_KEY, tunnelCname, tunnelHostnames, tunnelIngressRules, validateTunnel } from "./plan";
+import { compact } from "../util/compact";
 
 export interface CloudflareTunnelInternals {
     readonly tunnel: cloudflare.ZeroTrustTunnelCloudflared;
@@ -118,7 +119,7 @@ export function createCloudflaredConnector(
                   { ...opts, dependsOn: [ns] },
               )
             : undefined;
-    return { namespace: ns, tokenSecret, deployment, ...(pdb !== undefined ? { pdb } : {}) };
+    return { namespace: ns, tokenSecret, deployment, ...compact({ pdb }) };
 }
 
 export function cloudflareTunnelInternals(t: CloudflareTunnel): CloudflareTunnelInternals {

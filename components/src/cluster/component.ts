@@ -13,6 +13,7 @@ import { ClusterPlan, planCluster } from "./plan";
 import { connectionFor, reconvergeTransformation, remoteStep } from "../host";
 import { renderNodeRemoveScript } from "../k3s/scripts";
 import { HybridClusterArgs, IngressMode } from "./types";
+import { compact } from "../util/compact";
 
 export interface HybridClusterInternals {
     /** The plan the cluster was registered from (`planCluster`). */
@@ -134,7 +135,7 @@ export class HybridCluster extends pulumi.ComponentResource {
             const tlsArgs = a.tls !== undefined ? { ...a.tls, ...(caArgs ?? {}), ...(certManager !== undefined ? { issuerName: certManager.clusterIssuerName } : {}) } : undefined;
             apps[a.appName!] = new ExposedApp(
                 `${name}-${a.appName}`,
-                { ...a, ...(tlsArgs !== undefined ? { tls: tlsArgs } : {}) },
+                { ...a, ...compact({ tls: tlsArgs }) },
                 { ...k8sOpts, ...(cfProvider !== undefined ? { providers: { kubernetes: provider, cloudflare: cfProvider } } : {}) },
             );
         }
@@ -150,7 +151,7 @@ export class HybridCluster extends pulumi.ComponentResource {
         }
         if (args.ingress?.traefikDashboard) new TraefikDashboard(`${name}-traefik-dashboard`, {}, k8sOpts);
         if (certManager === undefined && args.ingress?.certManager === true) {
-            new CertManager(`${name}-cert-manager`, { ...(args.ingress.acmeEmail !== undefined ? { acmeEmail: args.ingress.acmeEmail } : {}), ...(args.ingress.acmeServer !== undefined ? { acmeServer: args.ingress.acmeServer } : {}) }, k8sOpts);
+            new CertManager(`${name}-cert-manager`, compact({ acmeEmail: args.ingress.acmeEmail, acmeServer: args.ingress.acmeServer }), k8sOpts);
         }
 
         this.operatorConfigs = c.wireguard !== undefined ? (overlay as WireGuardMesh).operatorConfigs : pulumi.secret(pulumi.output({} as Record<string, string>));

@@ -10,6 +10,7 @@ import { clusterReachProblems, kubeconfigEndpointProblems } from "./reach";
 import { clusterConsistencyProblems } from "./consistency";
 import { removalProblems } from "./removal";
 import { ClusterHostArgs, HostRole, HybridClusterArgs, IngressMode, OverlayKind } from "./types";
+import { compact } from "../util/compact";
 
 /** One host as every layer sees it, decided once. */
 export interface ClusterNodeSpec {
@@ -75,23 +76,16 @@ export function sshOf(h: ClusterHostArgs, args: HybridClusterArgs): SshHostArgs 
     return {
         name: h.name,
         address: h.ssh.address,
-        ...(h.ssh.port !== undefined ? { port: h.ssh.port } : {}),
-        ...(h.ssh.user !== undefined ? { user: h.ssh.user } : {}),
+        ...compact({ port: h.ssh.port, user: h.ssh.user }),
         privateKey: hostPrivateKey(h, args),
-        ...(h.ssh.hostKey !== undefined ? { hostKey: h.ssh.hostKey } : {}),
-        ...(h.ssh.jumpHost !== undefined ? { jumpHost: h.ssh.jumpHost } : {}),
-        ...(h.ssh.dialErrorLimit !== undefined ? { dialErrorLimit: h.ssh.dialErrorLimit } : {}),
-        ...(h.ssh.perDialTimeout !== undefined ? { perDialTimeout: h.ssh.perDialTimeout } : {}),
+        ...compact({ hostKey: h.ssh.hostKey, jumpHost: h.ssh.jumpHost, dialErrorLimit: h.ssh.dialErrorLimit, perDialTimeout: h.ssh.perDialTimeout }),
         ...(jump !== undefined
             ? {
                   jump: {
                       address: jump.ssh.address,
-                      ...(jump.ssh.port !== undefined ? { port: jump.ssh.port } : {}),
-                      ...(jump.ssh.user !== undefined ? { user: jump.ssh.user } : {}),
+                      ...compact({ port: jump.ssh.port, user: jump.ssh.user }),
                       privateKey: hostPrivateKey(jump, args),
-                      ...(jump.ssh.hostKey !== undefined ? { hostKey: jump.ssh.hostKey } : {}),
-                      ...(jump.ssh.dialErrorLimit !== undefined ? { dialErrorLimit: jump.ssh.dialErrorLimit } : {}),
-                      ...(jump.ssh.perDialTimeout !== undefined ? { perDialTimeout: jump.ssh.perDialTimeout } : {}),
+                      ...compact({ hostKey: jump.ssh.hostKey, dialErrorLimit: jump.ssh.dialErrorLimit, perDialTimeout: jump.ssh.perDialTimeout }),
                   },
               }
             : {}),
@@ -213,7 +207,7 @@ export function planCluster(spec: HybridClusterArgs): ClusterPlan {
     if (overlayKind === OverlayKind.WireGuard) {
         // A leaving host still counts for the address plan in its last run: a host that probed past its
         // address keeps its own (pinned), so the removal moves no one.
-        const pinned = (h: ClusterHostArgs) => ({ name: h.name, ...(h.overlayAddress !== undefined ? { overlayAddress: h.overlayAddress } : {}) });
+        const pinned = (h: ClusterHostArgs) => ({ name: h.name, ...compact({ overlayAddress: h.overlayAddress }) });
         const cidr = overlay.cidr ?? OVERLAY_DEFAULTS.cidr;
         const overlayProblems = problemsOf(() => {
             const withLeaving = planOverlayAddresses(spec.hosts.map(pinned), cidr);
@@ -222,24 +216,24 @@ export function planCluster(spec: HybridClusterArgs): ClusterPlan {
             const hosts: WireGuardHostArgs[] = args.hosts.map((h) => ({
                 ...ssh.get(h.name)!,
                 location: h.location,
-                ...(h.publicEndpoint !== undefined ? { endpoint: h.publicEndpoint } : {}),
+                ...compact({ endpoint: h.publicEndpoint }),
                 hub: h.roles.includes(HostRole.Hub),
-                ...(h.lan !== undefined ? { lan: h.lan } : {}),
-                ...(h.overlayAddress !== undefined ? { overlayAddress: h.overlayAddress } : {}),
+                ...compact({ lan: h.lan, overlayAddress: h.overlayAddress }),
                 ...keep(h.name),
-                ...(h.mtu !== undefined ? { mtu: h.mtu } : {}),
-                ...(h.gateway !== undefined ? { gateway: h.gateway } : {}),
+                ...compact({ mtu: h.mtu, gateway: h.gateway }),
             }));
             wireguard = {
                 hosts,
-                ...(overlay.topology !== undefined ? { topology: overlay.topology } : {}),
-                ...(overlay.cidr !== undefined ? { cidr: overlay.cidr } : {}),
-                ...(overlay.listenPort !== undefined ? { listenPort: overlay.listenPort } : {}),
-                ...(overlay.interfaceName !== undefined ? { interfaceName: overlay.interfaceName } : {}),
-                ...(overlay.keepalive !== undefined ? { keepalive: overlay.keepalive } : {}),
-                ...(overlay.presharedKeys !== undefined ? { presharedKeys: overlay.presharedKeys } : {}),
-                ...(overlay.mtu !== undefined ? { mtu: overlay.mtu } : {}),
-                ...(overlay.operators !== undefined ? { operators: overlay.operators } : {}),
+                ...compact({
+                    topology: overlay.topology,
+                    cidr: overlay.cidr,
+                    listenPort: overlay.listenPort,
+                    interfaceName: overlay.interfaceName,
+                    keepalive: overlay.keepalive,
+                    presharedKeys: overlay.presharedKeys,
+                    mtu: overlay.mtu,
+                    operators: overlay.operators,
+                }),
                 ...(args.k3s?.clusterCidr !== undefined ? { podCidr: args.k3s.clusterCidr } : {}),
                 ...(args.k3s?.serviceCidr !== undefined ? { serviceCidr: args.k3s.serviceCidr } : {}),
             };
@@ -253,9 +247,8 @@ export function planCluster(spec: HybridClusterArgs): ClusterPlan {
         interfaceName = overlay.interfaceName ?? OVERLAY_DEFAULTS.interfaceName;
     } else {
         tailscale = {
-            hosts: args.hosts.map((h) => ({ ...ssh.get(h.name)!, location: h.location, ...(h.lan !== undefined ? { lan: h.lan } : {}) })),
-            ...(overlay.loginServer !== undefined ? { loginServer: overlay.loginServer } : {}),
-            ...(overlay.acceptRoutes !== undefined ? { acceptRoutes: overlay.acceptRoutes } : {}),
+            hosts: args.hosts.map((h) => ({ ...ssh.get(h.name)!, location: h.location, ...compact({ lan: h.lan }) })),
+            ...compact({ loginServer: overlay.loginServer, acceptRoutes: overlay.acceptRoutes }),
         };
         const ts = tailscale;
         problems.push(...remapPaths(problemsOf(() => validateTailscale(ts, args.tailscaleAuthKey !== undefined, undefined, { sshChecked: true })), hostPaths));
@@ -269,8 +262,7 @@ export function planCluster(spec: HybridClusterArgs): ClusterPlan {
         location: h.location,
         // k3s gets the address only: the port of `home.example.org:51821` is WireGuard's.
         ...(h.publicEndpoint !== undefined ? { publicAddress: endpointHost(h.publicEndpoint) } : {}),
-        ...(h.labels !== undefined ? { labels: h.labels } : {}),
-        ...(h.taints !== undefined ? { taints: h.taints } : {}),
+        ...compact({ labels: h.labels, taints: h.taints }),
         // WireGuard's MTU is ours to set: k3s must restart when it changes (flannel reads it at start).
         // The overlay plan decided it (the host's own, else overlay.mtu, else 1420): no second default here.
         ...(overlayPlan !== undefined ? { overlayMtu: overlayPlan.nodes.find((n) => n.name === h.name)!.mtu } : {}),
@@ -279,8 +271,7 @@ export function planCluster(spec: HybridClusterArgs): ClusterPlan {
         ...(args.k3s ?? {}),
         nodes,
         interfaceName,
-        ...(args.datastoreEndpoint !== undefined ? { datastoreEndpoint: args.datastoreEndpoint } : {}),
-        ...(args.deployedHosts !== undefined ? { deployedNodes: args.deployedHosts } : {}),
+        ...compact({ datastoreEndpoint: args.datastoreEndpoint, deployedNodes: args.deployedHosts }),
     };
     // Validated with placeholder addresses: Tailscale addresses are only known after `tailscale up`.
     const k3sProblems = problemsOf(() => validateK3sCluster({ ...k3s, nodes: nodes.map((n) => ({ ...n, overlayAddress: plannedAddresses[n.name] ?? "100.64.0.1" })) }, { sshChecked: true }));
@@ -293,16 +284,18 @@ export function planCluster(spec: HybridClusterArgs): ClusterPlan {
         image: a.image,
         ports: a.ports,
         hostnames: a.hostnames,
-        ...(a.namespace !== undefined ? { namespace: a.namespace } : {}),
-        ...(a.replicas !== undefined ? { replicas: a.replicas } : {}),
-        ...(a.paths !== undefined ? { paths: a.paths } : {}),
-        ...(a.env !== undefined ? { env: a.env } : {}),
-        ...(a.secretEnv !== undefined ? { secretEnv: a.secretEnv } : {}),
-        ...(a.resources !== undefined ? { resources: a.resources } : {}),
-        ...(a.livenessProbe !== undefined ? { livenessProbe: a.livenessProbe } : {}),
-        ...(a.readinessProbe !== undefined ? { readinessProbe: a.readinessProbe } : {}),
-        ...(a.placement !== undefined ? { placement: a.placement } : {}),
-        ...(a.spreadAcrossLocations !== undefined ? { spreadAcrossLocations: a.spreadAcrossLocations } : {}),
+        ...compact({
+            namespace: a.namespace,
+            replicas: a.replicas,
+            paths: a.paths,
+            env: a.env,
+            secretEnv: a.secretEnv,
+            resources: a.resources,
+            livenessProbe: a.livenessProbe,
+            readinessProbe: a.readinessProbe,
+            placement: a.placement,
+            spreadAcrossLocations: a.spreadAcrossLocations,
+        }),
         tls: { mode: tlsMode, ...(args.ingress?.tlsSecretName !== undefined ? { secretName: args.ingress.tlsSecretName } : {}) },
         exposure: tunnel ? Exposure.Tunnel : Exposure.Ingress,
         knownLocations: [...locations],
@@ -322,7 +315,7 @@ export function planCluster(spec: HybridClusterArgs): ClusterPlan {
         ingressMode,
         servers,
         agents,
-        ...(forwardHost !== undefined ? { forwardHost } : {}),
+        ...compact({ forwardHost }),
         locations,
         nodes: args.hosts.map((h) => {
             const role = k3sRoleOf.get(h.name);
@@ -331,17 +324,14 @@ export function planCluster(spec: HybridClusterArgs): ClusterPlan {
                 ssh: ssh.get(h.name)!,
                 location: h.location,
                 roles: [...h.roles],
-                ...(role !== undefined ? { k3sRole: role } : {}),
-                ...(plannedAddresses[h.name] !== undefined ? { overlayAddress: plannedAddresses[h.name] } : {}),
+                ...compact({ k3sRole: role, overlayAddress: plannedAddresses[h.name] }),
             };
         }),
-        ...(wireguard !== undefined ? { wireguard } : {}),
-        ...(overlayPlan !== undefined ? { overlay: overlayPlan } : {}),
-        ...(tailscale !== undefined ? { tailscale } : {}),
+        ...compact({ wireguard, overlay: overlayPlan, tailscale }),
         plannedAddresses,
         k3s,
         apps,
-        ...(forward !== undefined ? { forward } : {}),
+        ...compact({ forward }),
         removals: leaving.map((h) => ({ name: h.name, control: sshOf(servers[0], args) })),
     };
 }

@@ -6,6 +6,7 @@
 import { HybridInfraConfigError, showValue } from "../util/errors";
 import { sshReachProblems } from "../host/reach";
 import { OVERLAY_DEFAULTS, planOverlayAddresses } from "../wireguard";
+import { compact } from "../util/compact";
 
 /** The parts of a host the reachability checks read (a cluster host or a parsed stack-config host). */
 export interface ReachClusterHost {
@@ -31,9 +32,7 @@ export function clusterReachProblems(hosts: readonly ReachClusterHost[]): Hybrid
             name: h.name,
             address: h.ssh.address,
             location: h.location,
-            ...(h.ssh.port !== undefined ? { port: h.ssh.port } : {}),
-            ...(h.ssh.jumpHost !== undefined ? { jumpHost: h.ssh.jumpHost } : {}),
-            ...(h.publicEndpoint !== undefined ? { publicEndpoint: h.publicEndpoint } : {}),
+            ...compact({ port: h.ssh.port, jumpHost: h.ssh.jumpHost, publicEndpoint: h.publicEndpoint }),
         })),
     );
 }

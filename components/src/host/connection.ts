@@ -1,6 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import type * as command from "@pulumi/command";
 import { SshHostArgs, SshJumpArgs, validatePrivateKey } from "./model";
+import { compact } from "../util/compact";
 
 type ConnectionArgs = command.types.input.remote.ConnectionArgs;
 
@@ -16,10 +17,7 @@ function checkedKey(name: string, key: pulumi.Input<string>): pulumi.Output<stri
 
 /** The dial settings that were set; unset ones are left to pulumi-command's defaults (10 dials, 15 s). */
 function dialSettings(h: Pick<SshJumpArgs, "dialErrorLimit" | "perDialTimeout">): { dialErrorLimit?: number; perDialTimeout?: number } {
-    return {
-        ...(h.dialErrorLimit !== undefined ? { dialErrorLimit: h.dialErrorLimit } : {}),
-        ...(h.perDialTimeout !== undefined ? { perDialTimeout: h.perDialTimeout } : {}),
-    };
+    return compact({ dialErrorLimit: h.dialErrorLimit, perDialTimeout: h.perDialTimeout });
 }
 
 /**
@@ -39,7 +37,7 @@ export function connectionFor(host: SshHostArgs, hostsByName: ReadonlyMap<string
             port: jump.port ?? 22,
             user: jump.user ?? "root",
             privateKey: checkedKey(host.jumpHost ?? "jump", jump.privateKey),
-            ...(jump.hostKey !== undefined ? { hostKey: jump.hostKey } : {}),
+            ...compact({ hostKey: jump.hostKey }),
             ...dialSettings(jump),
         };
     }
@@ -48,9 +46,9 @@ export function connectionFor(host: SshHostArgs, hostsByName: ReadonlyMap<string
         port: host.port ?? 22,
         user: host.user ?? "root",
         privateKey: checkedKey(host.name, host.privateKey),
-        ...(host.hostKey !== undefined ? { hostKey: host.hostKey } : {}),
+        ...compact({ hostKey: host.hostKey }),
         ...dialSettings(host),
-        ...(proxy !== undefined ? { proxy } : {}),
+        ...compact({ proxy }),
     };
     return pulumi.secret(pulumi.output(connection)) as pulumi.Output<ConnectionArgs>;
 }

@@ -2,6 +2,7 @@ import * as net from "node:net";
 import * as pulumi from "@pulumi/pulumi";
 import { HybridInfraConfigError, showValue, throwAll } from "../util/errors";
 import { sshReachProblems } from "./reach";
+import { compact } from "../util/compact";
 
 /** How to reach one machine over SSH. */
 export interface SshHostArgs {
@@ -195,7 +196,7 @@ export function validateSshHosts(hosts: readonly SshHostArgs[], path = "hosts"):
                     address: h.address,
                     ...(h.jumpHost !== undefined && h.jump === undefined ? { jumpHost: h.jumpHost } : {}),
                     ...(typeof site.location === "string" ? { location: site.location } : {}),
-                    ...(publicEndpoint !== undefined ? { publicEndpoint } : {}),
+                    ...compact({ publicEndpoint }),
                 };
             }),
             path,

@@ -1,6 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as command from "@pulumi/command";
 import { encodeSecretStdin, renderHostScript } from "./script";
+import { compact } from "../util/compact";
 
 /** What one host step does: plain rendered text in, one `remote.Command` out. */
 export interface RemoteStepArgs {
@@ -49,8 +50,7 @@ export function remoteStep(name: string, args: RemoteStepArgs, opts: pulumi.Cust
             create,
             update: create,
             ...(del !== undefined ? { delete: del.command } : {}),
-            ...(stdin !== undefined ? { stdin } : {}),
-            ...(args.triggers !== undefined ? { triggers: args.triggers } : {}),
+            ...compact({ stdin, triggers: args.triggers }),
             logging: args.secretStdout ? command.types.enums.remote.Logging.None : command.types.enums.remote.Logging.StdoutAndStderr,
         },
         {

@@ -2,6 +2,7 @@ import * as crypto from "node:crypto";
 import { HybridInfraConfigError, showValue } from "../util/errors";
 import { SshCheckOptions, validateSshHosts } from "../host/model";
 import type { PublicIngressForwardArgs } from "./model";
+import { compact } from "../util/compact";
 
 export const DEFAULT_FORWARD_PORTS: readonly number[] = [80, 443];
 /** Prefix of every chain this step owns; the delete script removes exactly the chains with it. */
@@ -73,7 +74,7 @@ export function planForward(args: PublicIngressForwardArgs): ForwardPlan {
         targets,
         ports,
         overlayInterface: args.overlayInterface,
-        ...(args.publicInterface !== undefined ? { publicInterface: args.publicInterface } : {}),
+        ...compact({ publicInterface: args.publicInterface }),
         // iptables chain names are at most 28 characters.
         chains: { dnat: `${CHAIN_PREFIX}DNAT-${hash}`, snat: `${CHAIN_PREFIX}SNAT-${hash}`, filter: `${CHAIN_PREFIX}FILT-${hash}` },
     };

@@ -21,6 +21,7 @@ import { remoteStep } from "../host/step";
 import { HybridInfraConfigError, ProblemList, showValue, throwAll } from "../util/errors";
 import { shellQuote } from "../util/shell";
 import { Datastore, K3sBackupArgs } from "./model";
+import { compact } from "../util/compact";
 
 /** k3s's own etcd snapshot defaults (docs.k3s.io/cli/etcd-snapshot): every 12 hours, 5 kept. */
 export const DEFAULT_BACKUP_SCHEDULE = "0 */12 * * *";
@@ -240,16 +241,13 @@ export interface EtcdBackupPlan {
 export function planEtcdBackup(b: K3sBackupArgs): EtcdBackupPlan {
     return {
         ...(b.schedule !== undefined ? { schedule: b.schedule.trim().split(/\s+/).join(" ") } : {}),
-        ...(b.retention !== undefined ? { retention: b.retention } : {}),
-        ...(b.dir !== undefined ? { dir: b.dir } : {}),
+        ...compact({ retention: b.retention, dir: b.dir }),
         ...(b.s3 !== undefined
             ? {
                   s3: {
                       endpoint: b.s3.endpoint ?? DEFAULT_S3_ENDPOINT,
                       bucket: b.s3.bucket,
-                      ...(b.s3.region !== undefined ? { region: b.s3.region } : {}),
-                      ...(b.s3.folder !== undefined ? { folder: b.s3.folder } : {}),
-                      ...(b.s3.accessKey !== undefined ? { accessKey: b.s3.accessKey } : {}),
+                      ...compact({ region: b.s3.region, folder: b.s3.folder, accessKey: b.s3.accessKey }),
                       secretKey: b.s3.secretKey !== undefined,
                       insecure: b.s3.insecure === true,
                   },
@@ -312,7 +310,7 @@ export function planSqliteBackup(node: string, b: K3sBackupArgs): SqliteBackupPl
                       endpoint: b.s3.endpoint ?? DEFAULT_S3_ENDPOINT,
                       bucket: b.s3.bucket,
                       region: b.s3.region ?? DEFAULT_S3_REGION,
-                      ...(b.s3.folder !== undefined ? { folder: b.s3.folder } : {}),
+                      ...compact({ folder: b.s3.folder }),
                       accessKey: b.s3.accessKey ?? "",
                       insecure: b.s3.insecure === true,
                   },

@@ -12,6 +12,7 @@ import { K3sAgent, k3sAgentInternals, K3sNodeInternals, K3sServer, k3sServerInte
 import { K3sPlan, nodeDecisions, planK3s } from "./plan";
 import { renderKubeconfigScript, renderTokenRotateDelete, renderTokenRotateScript } from "./scripts";
 import { SECRET_TOKEN } from "./render";
+import { compact } from "../util/compact";
 
 /** What composition (apps, tunnels, tests) needs from a K3sCluster besides its outputs. */
 export interface K3sClusterInternals {
@@ -118,7 +119,7 @@ export class K3sCluster extends pulumi.ComponentResource {
                     : tokenRotateStep !== undefined
                       ? [...resourcesOf(opts?.dependsOn), tokenRotateStep]
                       : opts?.dependsOn;
-            const childOpts: pulumi.ComponentResourceOptions = { parent: this, ...(dependsOn !== undefined ? { dependsOn } : {}) };
+            const childOpts: pulumi.ComponentResourceOptions = { parent: this, ...compact({ dependsOn }) };
             const controlHost = p.firstServer ? {} : { controlHost: first };
             // Each node component gets its decisions from the plan; its args carry only the machine and the Inputs.
             const decisions = nodeDecisions(plan, p);
@@ -133,7 +134,7 @@ export class K3sCluster extends pulumi.ComponentResource {
                         ...(p.joinsFirstServer ? { serverUrl: firstUrl } : {}),
                         ...(plan.datastore === Datastore.External && args.datastoreEndpoint !== undefined ? { datastoreEndpoint: pulumi.secret(args.datastoreEndpoint) } : {}),
                         // Read for its S3 secret key only (the backup itself is planned).
-                        ...(args.backup !== undefined ? { backup: args.backup } : {}),
+                        ...compact({ backup: args.backup }),
                     },
                     childOpts,
                     decisions,
@@ -177,7 +178,7 @@ export class K3sCluster extends pulumi.ComponentResource {
             servers,
             agents,
             token,
-            ...(tokenRotateStep !== undefined ? { tokenRotateStep } : {}),
+            ...compact({ tokenRotateStep }),
             kubeconfigStep,
         });
         this.registerOutputs({ kubeconfig: this.kubeconfig, apiEndpoint: this.apiEndpoint, failoverBoundSeconds: this.failoverBoundSeconds });

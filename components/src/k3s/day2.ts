@@ -7,6 +7,7 @@
  */
 import { HybridInfraConfigError, showValue } from "../util/errors";
 import { Datastore, K3S_VERSION_RE, K3sClusterArgs, K3sNodeArgs, NodeRole } from "./model";
+import { compact } from "../util/compact";
 
 /** k3s's own defaults for the networks (https://docs.k3s.io/cli/server, "Networking"). */
 export const DEFAULT_CLUSTER_CIDR = "10.42.0.0/16";
@@ -50,7 +51,7 @@ export function recordK3sSettings(args: Omit<K3sClusterArgs, "nodes" | "interfac
     const servers = args.nodes.filter((n) => n.role === NodeRole.Server);
     const datastore = args.datastore ?? defaultDatastore(servers.length);
     return {
-        ...(args.version !== undefined ? { version: args.version } : {}),
+        ...compact({ version: args.version }),
         datastore,
         ...(datastore !== Datastore.External && servers.length > 0 ? { firstServer: servers[0].name } : {}),
         servers: servers.map((n) => n.name),

@@ -11,6 +11,7 @@ import { K3sInstallPlan, K3sNodeDecisions, nodeConfigValues, planK3sAgent, planK
 import { renderK3sConfig, SECRET_DATASTORE, SECRET_TOKEN, yamlQuotedInner } from "./render";
 import { airgapRemotePaths, renderConfigDelete, renderConfigStep, renderInstallScript, renderNodeDrainScript, renderNodeReadyScript, renderNodeRemoveScript, renderUninstallScript } from "./scripts";
 import { remoteStep } from "../host/step";
+import { compact } from "../util/compact";
 
 /** What every k3s node component takes. */
 export interface K3sNodeCommonArgs {
@@ -237,7 +238,7 @@ function createNodeSteps(parent: pulumi.ComponentResource, name: string, args: K
                       host: control.name,
                       step: `k3s-drain-${host}`,
                       connection: connectionFor(control, hostsByName),
-                      create: pulumi.output(revision).apply((rev) => renderNodeDrainScript({ nodeName: host, ...(install.version !== undefined ? { version: install.version } : {}), configRevision: rev })),
+                      create: pulumi.output(revision).apply((rev) => renderNodeDrainScript({ nodeName: host, ...compact({ version: install.version }), configRevision: rev })),
                   },
                   // The component's dependsOn (the overlay, or the nodes of the previous turn) gates the drain.
                   { parent, dependsOn: dependsOnList(opts?.dependsOn) },
@@ -271,7 +272,7 @@ function createNodeSteps(parent: pulumi.ComponentResource, name: string, args: K
                 connection: connectionFor(control, hostsByName),
                 create: pulumi
                     .output(revision)
-                    .apply((rev) => renderNodeReadyScript({ nodeName: host, labels: plan.labels, ...(install.version !== undefined ? { version: install.version } : {}), configRevision: rev })),
+                    .apply((rev) => renderNodeReadyScript({ nodeName: host, labels: plan.labels, ...compact({ version: install.version }), configRevision: rev })),
                 delete: renderNodeRemoveScript({ nodeName: host }),
             },
             // Depending on the install step makes Pulumi delete this step first: drain and delete the Node
@@ -280,7 +281,7 @@ function createNodeSteps(parent: pulumi.ComponentResource, name: string, args: K
         );
         steps.push(nodeStep);
     }
-    return { steps, config, install: installStep, ...(nodeStep !== undefined ? { node: nodeStep } : {}), uploads, done: steps[steps.length - 1] };
+    return { steps, config, install: installStep, ...compact({ node: nodeStep }), uploads, done: steps[steps.length - 1] };
 }
 
 /** The inputs of a node's args its steps read besides the decisions (an agent's serverUrl is required). */
@@ -314,7 +315,7 @@ function createPlannedNode(parent: pulumi.ComponentResource, name: string, args:
         d.sqliteBackup !== undefined
             ? createSqliteBackupStep(parent, name, args.node, new Map((args.sshHosts ?? []).map((h) => [h.name, h])), d.sqliteBackup, s3SecretKey, { dependsOn: [internals.install] })
             : undefined;
-    return { ...internals, ...(backup !== undefined ? { backup } : {}) };
+    return { ...internals, ...compact({ backup }) };
 }
 
 /** A k3s server on the overlay. Alone it can join an existing cluster given `serverUrl` and `token`. */

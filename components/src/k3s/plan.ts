@@ -7,6 +7,7 @@ import { Datastore, DEFAULT_CHANNEL, FailoverProfile, isIp, K3sAirgapArgs, K3sCl
 import type { K3sAgentArgs, K3sServerArgs } from "./node";
 import { k3sAgentProblems, k3sServerProblems, normaliseExtraArg, validateK3sCluster } from "./validate";
 import { throwAll } from "../util/errors";
+import { compact } from "../util/compact";
 
 /** Everything `renderK3sConfig` needs: plain values only (Inputs are resolved before rendering). */
 export interface K3sConfigValues {
@@ -114,9 +115,9 @@ export function planNodeSettings(input: NodeSettingsInput): K3sNodeSettings {
         role: input.role,
         nodeName: input.node.name,
         joinsServer: input.joinsServer ?? !server,
-        ...(publicIp !== undefined ? { nodeExternalIp: publicIp } : {}),
+        ...compact({ nodeExternalIp: publicIp }),
         interfaceName: input.interfaceName,
-        ...(input.node.overlayMtu !== undefined ? { overlayMtu: input.node.overlayMtu } : {}),
+        ...compact({ overlayMtu: input.node.overlayMtu }),
         ...(input.tokenRotation !== undefined && input.tokenRotation > 0 ? { tokenRotation: input.tokenRotation } : {}),
         ...(server && input.clusterInit ? { clusterInit: true } : {}),
         ...(server && input.externalDatastore ? { externalDatastore: true } : {}),
@@ -195,7 +196,7 @@ export function planInstall(install: K3sInstallArgs): K3sInstallPlan {
     return {
         ...(install.version !== undefined ? { version: install.version } : { channel: install.channel ?? DEFAULT_CHANNEL }),
         ...(install.mirrorUrl !== undefined ? { mirrorUrl: install.mirrorUrl.replace(/\/+$/, "") } : {}),
-        ...(install.airgap !== undefined ? { airgap: install.airgap } : {}),
+        ...compact({ airgap: install.airgap }),
     };
 }
 
@@ -265,7 +266,7 @@ export interface K3sPlan {
 
 /** The decisions K3sCluster hands down to the component of node `p`. */
 export function nodeDecisions(plan: K3sPlan, p: K3sNodePlan): K3sNodeDecisions {
-    return { settings: p.settings, install: plan.install, ...(p.sqliteBackup !== undefined ? { sqliteBackup: p.sqliteBackup } : {}) };
+    return { settings: p.settings, install: plan.install, ...compact({ sqliteBackup: p.sqliteBackup }) };
 }
 
 /**
@@ -323,8 +324,7 @@ export function planK3s(args: K3sClusterArgs, options: SshCheckOptions = {}): K3
     const shared = {
         interfaceName: args.interfaceName,
         failover: timings,
-        ...(args.kubeletArgs !== undefined ? { kubeletArgs: args.kubeletArgs } : {}),
-        ...(args.tokenRotation !== undefined ? { tokenRotation: args.tokenRotation } : {}),
+        ...compact({ kubeletArgs: args.kubeletArgs, tokenRotation: args.tokenRotation }),
     };
     const serverSettings = (n: K3sNodeArgs, clusterInit: boolean, joinsServer: boolean): K3sNodeSettings => {
         const san = endpointSan(endpoint, n);
@@ -335,14 +335,16 @@ export function planK3s(args: K3sClusterArgs, options: SshCheckOptions = {}): K3
             joinsServer,
             clusterInit,
             externalDatastore: datastore === Datastore.External,
-            ...(args.kubeControllerManagerArgs !== undefined ? { kubeControllerManagerArgs: args.kubeControllerManagerArgs } : {}),
-            ...(args.kubeApiServerArgs !== undefined ? { kubeApiServerArgs: args.kubeApiServerArgs } : {}),
-            ...(args.disable !== undefined ? { disable: args.disable } : {}),
-            ...(args.secretsEncryption !== undefined ? { secretsEncryption: args.secretsEncryption } : {}),
-            ...(args.clusterCidr !== undefined ? { clusterCidr: args.clusterCidr } : {}),
-            ...(args.serviceCidr !== undefined ? { serviceCidr: args.serviceCidr } : {}),
+            ...compact({
+                kubeControllerManagerArgs: args.kubeControllerManagerArgs,
+                kubeApiServerArgs: args.kubeApiServerArgs,
+                disable: args.disable,
+                secretsEncryption: args.secretsEncryption,
+                clusterCidr: args.clusterCidr,
+                serviceCidr: args.serviceCidr,
+            }),
             ...(san !== undefined ? { extraTlsSans: [san] } : {}),
-            ...(etcdBackup !== undefined ? { etcdBackup } : {}),
+            ...compact({ etcdBackup }),
         });
     };
     // Agents k3s already runs on roll in batches: the k-th `agentsPerBatch` deployed agents of every location
@@ -401,8 +403,7 @@ export function planK3s(args: K3sClusterArgs, options: SshCheckOptions = {}): K3
         nodes,
         install: planInstall(args),
         timings,
-        ...(kubeconfigEndpoint !== undefined ? { kubeconfigEndpoint } : {}),
-        ...(kubeconfigEndpointOwner !== undefined ? { kubeconfigEndpointOwner } : {}),
+        ...compact({ kubeconfigEndpoint, kubeconfigEndpointOwner }),
         warnings,
     };
 }
@@ -420,15 +421,17 @@ export function planK3sServer(args: K3sServerArgs): K3sNodeDecisions {
         clusterInit: datastore === Datastore.Etcd && args.serverUrl === undefined,
         externalDatastore: datastore === Datastore.External,
         failover: failoverTimings(args.failoverProfile ?? FailoverProfile.Default),
-        ...(args.kubeletArgs !== undefined ? { kubeletArgs: args.kubeletArgs } : {}),
-        ...(args.kubeControllerManagerArgs !== undefined ? { kubeControllerManagerArgs: args.kubeControllerManagerArgs } : {}),
-        ...(args.kubeApiServerArgs !== undefined ? { kubeApiServerArgs: args.kubeApiServerArgs } : {}),
-        ...(args.disable !== undefined ? { disable: args.disable } : {}),
-        ...(args.secretsEncryption !== undefined ? { secretsEncryption: args.secretsEncryption } : {}),
-        ...(args.clusterCidr !== undefined ? { clusterCidr: args.clusterCidr } : {}),
-        ...(args.serviceCidr !== undefined ? { serviceCidr: args.serviceCidr } : {}),
-        ...(args.tlsSans !== undefined ? { extraTlsSans: args.tlsSans } : {}),
-        ...(args.tokenRotation !== undefined ? { tokenRotation: args.tokenRotation } : {}),
+        ...compact({
+            kubeletArgs: args.kubeletArgs,
+            kubeControllerManagerArgs: args.kubeControllerManagerArgs,
+            kubeApiServerArgs: args.kubeApiServerArgs,
+            disable: args.disable,
+            secretsEncryption: args.secretsEncryption,
+            clusterCidr: args.clusterCidr,
+            serviceCidr: args.serviceCidr,
+            extraTlsSans: args.tlsSans,
+            tokenRotation: args.tokenRotation,
+        }),
         ...(datastore === Datastore.Etcd && args.backup !== undefined ? { etcdBackup: planEtcdBackup(args.backup) } : {}),
     });
     return {
@@ -448,8 +451,7 @@ export function planK3sAgent(args: K3sAgentArgs): K3sNodeDecisions {
             interfaceName: args.interfaceName,
             joinsServer: true,
             failover: failoverTimings(args.failoverProfile ?? FailoverProfile.Default),
-            ...(args.kubeletArgs !== undefined ? { kubeletArgs: args.kubeletArgs } : {}),
-            ...(args.tokenRotation !== undefined ? { tokenRotation: args.tokenRotation } : {}),
+            ...compact({ kubeletArgs: args.kubeletArgs, tokenRotation: args.tokenRotation }),
         }),
         install: planInstall(args.install ?? {}),
     };

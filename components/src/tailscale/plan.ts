@@ -1,5 +1,6 @@
 import { HybridInfraConfigError, showValue } from "../util/errors";
 import { SshCheckOptions, SshHostArgs, validateSshHosts } from "../host/model";
+import { compact } from "../util/compact";
 
 /** A machine that joins the tailnet. */
 export interface TailscaleHostArgs extends SshHostArgs {
@@ -92,7 +93,7 @@ export function planTailscale(input: TailscalePlanInput): TailscaleHostPlan[] {
         return {
             name: h.name,
             hostname: h.name,
-            ...(input.loginServer !== undefined ? { loginServer: input.loginServer } : {}),
+            ...compact({ loginServer: input.loginServer }),
             advertiseRoutes: [...(h.lan ?? [])].sort(),
             acceptRoutes: (input.acceptRoutes ?? true) && ownSiteRoutes.length === 0,
             ownSiteRoutes,

@@ -11,6 +11,7 @@ import { MAX_MTU, MIN_MTU, OVERLAY_DEFAULTS } from "./model";
 import { PRIVATE_KEY_SECRET, presharedKeySecret, WgInterfaceSpec } from "./render";
 import { renderConfigBody, renderConfigDeleteBody, renderInstallBody, renderInstallDeleteBody } from "./scripts";
 import { MTU_FIX, parseEndpoint } from "./validate";
+import { compact } from "../util/compact";
 
 /** One `[Peer]` of a WireGuard interface. */
 export interface WireGuardPeerArgs {
@@ -250,15 +251,15 @@ function interfaceSpecFromArgs(args: WireGuardNodeArgs, firewall: WireGuardNodeF
             peers: args.peers.map((p, i) => ({
                 name: p.name,
                 publicKey: keys[i],
-                ...(p.endpoint !== undefined ? { endpoint: p.endpoint } : {}),
+                ...compact({ endpoint: p.endpoint }),
                 allowedIps: p.allowedIps,
-                ...(p.persistentKeepalive !== undefined ? { persistentKeepalive: p.persistentKeepalive } : {}),
+                ...compact({ persistentKeepalive: p.persistentKeepalive }),
                 presharedKey: p.presharedKey !== undefined,
-                ...(p.address !== undefined ? { address: p.address } : {}),
+                ...compact({ address: p.address }),
             })),
         }),
     );
-    return { host: args.host, ...(args.jumpHost !== undefined ? { jumpHost: args.jumpHost } : {}), interfaceName, address: args.address, spec, secrets, privateKey };
+    return { host: args.host, ...compact({ jumpHost: args.jumpHost }), interfaceName, address: args.address, spec, secrets, privateKey };
 }
 
 /**

@@ -4,6 +4,7 @@
  */
 import { OverlayPlan } from "./plan";
 import { peerSection } from "./render";
+import { compact } from "../util/compact";
 
 /** One `[Peer]` of an operator's config, with its keys known. */
 export interface OperatorPeerSpec {
@@ -72,10 +73,9 @@ export function operatorConfigSpec(
             return {
                 name: p.name,
                 publicKey,
-                ...(p.endpoint !== undefined ? { endpoint: p.endpoint } : {}),
+                ...compact({ endpoint: p.endpoint }),
                 allowedIps: p.allowedIps,
-                ...(p.persistentKeepalive !== undefined ? { persistentKeepalive: p.persistentKeepalive } : {}),
-                ...(psk !== undefined ? { presharedKey: psk } : {}),
+                ...compact({ persistentKeepalive: p.persistentKeepalive, presharedKey: psk }),
             };
         }),
     };

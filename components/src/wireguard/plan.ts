@@ -3,6 +3,7 @@ import { cidr as parseCidrStrict, formatIpv4, Ipv4Cidr, parseIpv4, usableHostCou
 import { OVERLAY_DEFAULTS, Topology, WireGuardHostArgs, WireGuardMeshArgs, WireGuardOperatorArgs } from "./model";
 import { WgInterfaceSpec } from "./render";
 import { locationGateways, parseEndpoint, validateOverlay } from "./validate";
+import { compact } from "../util/compact";
 
 /** One `[Peer]` section of a node's config, before keys are known. */
 export interface PlannedPeer {
@@ -146,7 +147,7 @@ function operatorMember(o: WireGuardOperatorArgs): Member {
 /** The names to plan addresses for: every host, then every operator (so an operator never moves a host). */
 export function overlayAddressEntries(args: Pick<WireGuardMeshArgs, "hosts" | "operators">): Pick<WireGuardHostArgs, "name" | "overlayAddress">[] {
     return [
-        ...args.hosts.map((h) => ({ name: h.name, ...(h.overlayAddress !== undefined ? { overlayAddress: h.overlayAddress } : {}) })),
+        ...args.hosts.map((h) => ({ name: h.name, ...compact({ overlayAddress: h.overlayAddress }) })),
         ...(args.operators ?? []).map((o) => ({ name: o.name })),
     ];
 }
@@ -374,7 +375,7 @@ export function interfaceSpecFromPlan(plan: OverlayPlan, host: string, publicKey
             const publicKey = publicKeys[p.name];
             if (publicKey === undefined) throw new Error(`no public key for peer ${p.name} of ${host}`);
             const address = plan.nodes.find((n) => n.name === p.name)?.address;
-            return { ...p, publicKey, ...(address !== undefined ? { address } : {}) };
+            return { ...p, publicKey, ...compact({ address }) };
         }),
     };
 }
