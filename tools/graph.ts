@@ -198,7 +198,7 @@ function hostSources(c: ClusterComposition): HostSource[] {
         return c.wireguard.hosts.map((h) => ({
             ssh: h,
             location: h.location,
-            ...compact({ publicEndpoint: h.endpoint }),
+            ...compact({ publicEndpoint: h.publicEndpoint }),
             lan: h.lan ?? [],
             ...(clusterHosts.has(h.name) ? { cluster: clusterHosts.get(h.name)! } : {}),
         }));

@@ -26,8 +26,8 @@ export function labHosts(includeHome3: boolean, omit: readonly string[] = [], st
     const ssh = (name: string) => ({ name, privateKey, hostKey: labHostState(state, name).hostKey });
     const home1 = labHost("home1");
     const hosts: WireGuardHostArgs[] = [
-        { ...ssh("cloud1"), address: labHost("cloud1").address, location: "cloud", endpoint: labHost("cloud1").address, hub: true },
-        { ...ssh("cloud2"), address: labHost("cloud2").address, location: "cloud", endpoint: labHost("cloud2").address },
+        { ...ssh("cloud1"), address: labHost("cloud1").address, location: "cloud", publicEndpoint: labHost("cloud1").address, hub: true },
+        { ...ssh("cloud2"), address: labHost("cloud2").address, location: "cloud", publicEndpoint: labHost("cloud2").address },
         { ...ssh("home1"), address: ROUTER_PUBLIC, port: home1.forwardedSshPort!, location: "home" },
         { ...ssh("home2"), address: labHost("home2").address, jumpHost: "home1", location: "home" },
         ...(includeHome3 ? [{ ...ssh("home3"), address: labHost("home3").address, jumpHost: "home1", location: "home" }] : []),

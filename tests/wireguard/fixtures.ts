@@ -4,8 +4,8 @@ import { interfaceSpecFromPlan, OverlayPlan, renderWgConf, WireGuardHostArgs } f
 /** Seed 000's shape: one public hub, one more public cloud VM, two home machines behind NAT. */
 export function seedHosts(): WireGuardHostArgs[] {
     return [
-        { name: "cloud-hub", address: "203.0.113.10", privateKey: TEST_KEY, location: "tokyo", endpoint: "203.0.113.10", hub: true },
-        { name: "cloud-peer", address: "203.0.113.20", privateKey: TEST_KEY, location: "osaka", endpoint: "203.0.113.20" },
+        { name: "cloud-hub", address: "203.0.113.10", privateKey: TEST_KEY, location: "tokyo", publicEndpoint: "203.0.113.10", hub: true },
+        { name: "cloud-peer", address: "203.0.113.20", privateKey: TEST_KEY, location: "osaka", publicEndpoint: "203.0.113.20" },
         { name: "home-pc", address: "192.168.50.10", privateKey: TEST_KEY, location: "home", lan: ["192.168.50.0/24"] },
         { name: "home-mac", address: "192.168.50.11", privateKey: TEST_KEY, location: "home" },
     ];

@@ -134,7 +134,7 @@ describe("operator peers: validation", () => {
         const noRelay = seedHosts().map((h) => ({ ...h, hub: false })).filter((h) => h.name !== "home-mac");
         assert.equal(
             msg([{ name: "laptop" }], noRelay, { topology: Topology.Mesh }),
-            'overlay.operators[0]: operator "laptop" cannot reach host "home-pc" (hosts[2]): an operator is behind NAT, so is that host (no endpoint), and no hub relays between them. Fix: set hub: true on a host with a public endpoint (it relays), or give "home-pc" an endpoint',
+            'overlay.operators[0]: operator "laptop" cannot reach host "home-pc" (hosts[2]): an operator is behind NAT, so is that host (no endpoint), and no hub relays between them. Fix: set hub: true on a host with a public endpoint (it relays), or give "home-pc" a publicEndpoint',
         );
         const homeOnly = seedHosts().filter((h) => h.location === "home");
         assert.equal(

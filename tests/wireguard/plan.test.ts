@@ -152,7 +152,7 @@ const hostsArb = fc
                 address: `192.0.2.${i + 1}`,
                 privateKey: TEST_KEY,
                 location: s.location,
-                ...(s.endpoint || i === 0 ? { endpoint: `198.51.100.${i + 1}` } : {}),
+                ...(s.endpoint || i === 0 ? { publicEndpoint: `198.51.100.${i + 1}` } : {}),
                 ...(s.hub && (s.endpoint || i === 0) ? { hub: true } : {}),
             }),
         ),
@@ -269,9 +269,9 @@ describe("explicit keepalive (issue 13 §8)", () => {
             topology: Topology.Mesh,
             keepalive: 20,
             hosts: [
-                { name: "tokyo-1", address: "203.0.113.31", privateKey: TEST_KEY, location: "tokyo", endpoint: "203.0.113.31", hub: true },
-                { name: "frankfurt-1", address: "198.51.100.32", privateKey: TEST_KEY, location: "frankfurt", endpoint: "198.51.100.32" },
-                { name: "virginia-1", address: "198.51.100.33", privateKey: TEST_KEY, location: "virginia", endpoint: "198.51.100.33" },
+                { name: "tokyo-1", address: "203.0.113.31", privateKey: TEST_KEY, location: "tokyo", publicEndpoint: "203.0.113.31", hub: true },
+                { name: "frankfurt-1", address: "198.51.100.32", privateKey: TEST_KEY, location: "frankfurt", publicEndpoint: "198.51.100.32" },
+                { name: "virginia-1", address: "198.51.100.33", privateKey: TEST_KEY, location: "virginia", publicEndpoint: "198.51.100.33" },
             ],
         });
         assert.deepEqual(keepalives(plan), {

@@ -24,8 +24,8 @@ import { assertHostScript } from "../harness/shellcheck";
 
 /** Seed 002 in the lab's shape: a router per site, a second overlay host at home (not a router). */
 const hosts: WireGuardHostArgs[] = [
-    { name: "oracle-1", address: "203.0.113.10", privateKey: TEST_KEY, location: "oracle", endpoint: "203.0.113.10", hub: true, lan: ["10.0.0.0/24"] },
-    { name: "tencent-1", address: "203.0.113.20", privateKey: TEST_KEY, location: "tencent", endpoint: "203.0.113.20", lan: ["10.0.16.0/24"] },
+    { name: "oracle-1", address: "203.0.113.10", privateKey: TEST_KEY, location: "oracle", publicEndpoint: "203.0.113.10", hub: true, lan: ["10.0.0.0/24"] },
+    { name: "tencent-1", address: "203.0.113.20", privateKey: TEST_KEY, location: "tencent", publicEndpoint: "203.0.113.20", lan: ["10.0.16.0/24"] },
     { name: "home-1", address: "192.168.50.11", privateKey: TEST_KEY, location: "home", lan: ["192.168.50.0/24"] },
     { name: "home-2", address: "192.168.50.12", privateKey: TEST_KEY, location: "home" },
 ];

@@ -39,8 +39,8 @@ const cases: [string, WireGuardMeshArgs, string][] = [
     ],
     [
         "a hub without a public endpoint",
-        { hosts: withHost(0, { endpoint: undefined }) },
-        'hosts[0].endpoint: is missing, but host "cloud-hub" is a hub (hub: true) that other hosts must reach from the internet. Fix: set endpoint to its public IP or DNS name, or remove hub: true',
+        { hosts: withHost(0, { publicEndpoint: undefined }) },
+        'hosts[0].publicEndpoint: is missing, but host "cloud-hub" is a hub (hub: true) that other hosts must reach from the internet. Fix: set publicEndpoint to its public IP or DNS name, or remove hub: true',
     ],
     [
         "hub topology without any hub",
@@ -50,12 +50,12 @@ const cases: [string, WireGuardMeshArgs, string][] = [
     [
         "a mesh where two NAT'd hosts have no path",
         { hosts: withHost(0, { hub: false }), topology: Topology.Mesh },
-        'hosts[3]: host "home-mac" has no path to host "home-pc" (hosts[2]): both are behind NAT (no endpoint) and no hub can relay between them. Fix: set endpoint on one of them, or set hub: true on a host with a public endpoint to relay',
+        'hosts[3]: host "home-mac" has no path to host "home-pc" (hosts[2]): both are behind NAT (no endpoint) and no hub can relay between them. Fix: set publicEndpoint on one of them, or set hub: true on a host with a public endpoint to relay',
     ],
     [
         "locations whose gateways are both behind NAT",
         { hosts: [home("home-a"), home("office-a", { location: "office" })], topology: Topology.Locations },
-        'hosts[1]: gateway "office-a" of location "office" has no path to gateway "home-a" of location "home" (hosts[0]): both are behind NAT (no endpoint). Fix: give one of the two locations a gateway with a public endpoint (gateway: true on a host with endpoint)',
+        'hosts[1]: gateway "office-a" of location "office" has no path to gateway "home-a" of location "home" (hosts[0]): both are behind NAT (no endpoint). Fix: give one of the two locations a gateway with a public endpoint (gateway: true on a host with a publicEndpoint)',
     ],
     ["a duplicate host", { hosts: [...seedHosts(), home("home-pc")] }, 'hosts[4].name: duplicates hosts[2].name "home-pc". Fix: give every host a unique name'],
     [
@@ -85,12 +85,12 @@ const cases: [string, WireGuardMeshArgs, string][] = [
     ["a misspelt topology", { hosts: seedHosts(), topology: "mash" as Topology }, 'overlay.topology: must be one of "hub", "mesh", "locations", got "mash". Fix: use "mesh"'],
     [
         "an endpoint with a scheme",
-        { hosts: withHost(1, { endpoint: "udp://203.0.113.20" }) },
-        'hosts[1].endpoint: is not an IP address or DNS name with an optional :port, got "udp://203.0.113.20". Fix: use the public IP or DNS name only, e.g. "203.0.113.10" or "vpn.example.org:51820"',
+        { hosts: withHost(1, { publicEndpoint: "udp://203.0.113.20" }) },
+        'hosts[1].publicEndpoint: is not an IP address or DNS name with an optional :port, got "udp://203.0.113.20". Fix: use the public IP or DNS name only, e.g. "203.0.113.10" or "vpn.example.org:51820"',
     ],
     [
         "two gateways in one location",
-        { hosts: [home("home-a", { gateway: true, endpoint: "198.51.100.1" }), home("home-b", { gateway: true })], topology: Topology.Locations },
+        { hosts: [home("home-a", { gateway: true, publicEndpoint: "198.51.100.1" }), home("home-b", { gateway: true })], topology: Topology.Locations },
         'hosts[1].gateway: location "home" already has hosts[0] ("home-a") as gateway. Fix: mark at most one host per location as gateway',
     ],
     [
@@ -103,8 +103,8 @@ const cases: [string, WireGuardMeshArgs, string][] = [
     ["no hosts", { hosts: [] }, "hosts: is empty, got []. Fix: list at least one machine under hosts"],
     [
         "a location peer whose SSH address cannot be an endpoint",
-        { hosts: [home("home-a", { endpoint: "198.51.100.1" }), home("home-b", { address: "fe80::1%eth0" })], topology: Topology.Locations },
-        'hosts[1].ssh.address: is the WireGuard endpoint of "home-b" inside location "home", but is not an IP address or DNS name, got "fe80::1%eth0". Fix: use the host\'s LAN address as its SSH address, or set endpoint',
+        { hosts: [home("home-a", { publicEndpoint: "198.51.100.1" }), home("home-b", { address: "fe80::1%eth0" })], topology: Topology.Locations },
+        'hosts[1].ssh.address: is the WireGuard endpoint of "home-b" inside location "home", but is not an IP address or DNS name, got "fe80::1%eth0". Fix: use the host\'s LAN address as its SSH address, or set publicEndpoint',
     ],
 ];
 
@@ -131,8 +131,8 @@ describe("overlay validation", () => {
         validateOverlay({ hosts: seedHosts() });
         validateOverlay({ hosts: seedHosts(), topology: Topology.Mesh });
         validateOverlay({ hosts: seedHosts(), topology: Topology.Locations });
-        validateOverlay({ hosts: withHost(1, { endpoint: "[2001:db8::1]:51821" }) });
-        validateOverlay({ hosts: withHost(1, { endpoint: "peer.example.org:51821", mtu: 1280 }), mtu: 8920 });
+        validateOverlay({ hosts: withHost(1, { publicEndpoint: "[2001:db8::1]:51821" }) });
+        validateOverlay({ hosts: withHost(1, { publicEndpoint: "peer.example.org:51821", mtu: 1280 }), mtu: 8920 });
         validateOverlay({ hosts: [home("solo")], topology: Topology.Hub });
     });
 
@@ -182,10 +182,10 @@ describe("overlay validation: every independent mistake at once", () => {
 
     it("reports a mistake in every host, and every operator name problem", () => {
         const problems = overlayProblems({
-            hosts: withHosts({ 1: { endpoint: "udp://203.0.113.20" }, 2: { lan: ["192.168.50.1"] }, 3: { overlayAddress: "10.100.0.255" } }),
+            hosts: withHosts({ 1: { publicEndpoint: "udp://203.0.113.20" }, 2: { lan: ["192.168.50.1"] }, 3: { overlayAddress: "10.100.0.255" } }),
             operators: [{ name: "home-pc" }, { name: "Laptop" }],
         });
-        assert.deepEqual(problems.map((e) => e.path), ["overlay.operators[0].name", "overlay.operators[1].name", "hosts[1].endpoint", "hosts[2].lan[0]", "hosts[3].overlayAddress"]);
+        assert.deepEqual(problems.map((e) => e.path), ["overlay.operators[0].name", "overlay.operators[1].name", "hosts[1].publicEndpoint", "hosts[2].lan[0]", "hosts[3].overlayAddress"]);
         assert.equal(problems[2].message, messageOf("an endpoint with a scheme"));
         assert.equal(problems[3].message, messageOf("a LAN that is an address"));
     });
@@ -205,7 +205,7 @@ describe("overlay validation: every independent mistake at once", () => {
             [messageOf("a misspelt topology")],
         );
         assert.deepEqual(
-            overlayProblems({ hosts: [home("home-a", { endpoint: "198.51.100.1" }), home("home-b", { address: "" })], topology: Topology.Locations }).map((e) => e.message),
+            overlayProblems({ hosts: [home("home-a", { publicEndpoint: "198.51.100.1" }), home("home-b", { address: "" })], topology: Topology.Locations }).map((e) => e.message),
             ['hosts[1].ssh.address: is empty for host "home-b", got "". Fix: set the SSH address of the machine: a bare IPv4 or IPv6 address or DNS name, without a user or port (those are ssh.user and ssh.port)'],
         );
     });

@@ -216,7 +216,7 @@ export function planCluster(spec: HybridClusterArgs): ClusterPlan {
             const hosts: WireGuardHostArgs[] = args.hosts.map((h) => ({
                 ...ssh.get(h.name)!,
                 location: h.location,
-                ...compact({ endpoint: h.publicEndpoint }),
+                ...compact({ publicEndpoint: h.publicEndpoint }),
                 hub: h.roles.includes(HostRole.Hub),
                 ...compact({ lan: h.lan, overlayAddress: h.overlayAddress }),
                 ...keep(h.name),

@@ -27,7 +27,7 @@ export interface WireGuardHostArgs extends SshHostArgs {
      * 135 s, as wireguard-tools' `reresolve-dns.sh` does: a home IP that changes is followed.
      * @default none: the host is behind NAT; it is never given as an `Endpoint` and keeps its NAT mapping open with `PersistentKeepalive`
      */
-    readonly endpoint?: string;
+    readonly publicEndpoint?: string;
     /**
      * The host is a hub: spokes route through it (`hub` topology) or it relays between hosts that are both
      * behind NAT (`mesh`). A hub needs a public `endpoint`; it forwards IP traffic.

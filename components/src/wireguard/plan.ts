@@ -137,7 +137,7 @@ export function planOverlayAddresses(hosts: readonly Pick<WireGuardHostArgs, "na
  * a location of its own (so every advertised LAN is routed to it, and in the `locations` topology it is the
  * gateway of that location).
  */
-type Member = Pick<WireGuardHostArgs, "name" | "location" | "endpoint" | "hub" | "lan" | "address" | "gateway"> & { readonly operator?: boolean };
+type Member = Pick<WireGuardHostArgs, "name" | "location" | "publicEndpoint" | "hub" | "lan" | "address" | "gateway"> & { readonly operator?: boolean };
 
 /** The planner's member for an operator: its location name cannot be a host's (those are DNS labels). */
 function operatorMember(o: WireGuardOperatorArgs): Member {
@@ -194,10 +194,10 @@ export function planPeers(args: WireGuardMeshArgs, addresses: Record<string, str
     // every host (seed 001 sets 20 on all nodes, public ones included).
     const everyPeer = args.keepalive !== undefined;
     const ka = (viewer: Member): { persistentKeepalive?: number } =>
-        everyPeer || viewer.endpoint === undefined ? { persistentKeepalive: r.keepalive } : {};
+        everyPeer || viewer.publicEndpoint === undefined ? { persistentKeepalive: r.keepalive } : {};
     const direct = (viewer: Member, target: Member, allowedIps: string[], endpoint?: string): PlannedPeer => ({
         name: target.name,
-        ...(endpoint !== undefined ? { endpoint } : target.endpoint !== undefined ? { endpoint: endpointOf(target.endpoint, r.listenPort) } : {}),
+        ...(endpoint !== undefined ? { endpoint } : target.publicEndpoint !== undefined ? { endpoint: endpointOf(target.publicEndpoint, r.listenPort) } : {}),
         allowedIps,
         ...ka(viewer),
         presharedKey: psk,
@@ -235,7 +235,7 @@ export function planPeers(args: WireGuardMeshArgs, addresses: Record<string, str
                 const peers: { target: Member; allowed: string[] }[] = [];
                 for (const m of members) {
                     if (m === n) continue;
-                    if (n.endpoint !== undefined || m.endpoint !== undefined) peers.push({ target: m, allowed: [self(m), ...lansFor(m, n)] });
+                    if (n.publicEndpoint !== undefined || m.publicEndpoint !== undefined) peers.push({ target: m, allowed: [self(m), ...lansFor(m, n)] });
                     else relayed.push(self(m), ...lansFor(m, n));
                 }
                 out[n.name] = peers.map(({ target, allowed }) => direct(n, target, target === relay ? [...allowed, ...relayed] : allowed));
@@ -248,14 +248,14 @@ export function planPeers(args: WireGuardMeshArgs, addresses: Record<string, str
             // other: they meet through the anchor, the first gateway with a public endpoint (validation requires one).
             const gws = locationGateways(members);
             const gwOf = (loc: string): Member => members[gws.get(loc)!];
-            const anchor = [...gws.values()].map((gi) => members[gi]).find((g) => g.operator !== true && g.endpoint !== undefined);
+            const anchor = [...gws.values()].map((gi) => members[gi]).find((g) => g.operator !== true && g.publicEndpoint !== undefined);
             for (const n of members) {
                 const gw = gwOf(n.location);
                 const peers: PlannedPeer[] = [];
                 for (const m of members) {
                     if (m === n || m.location !== n.location) continue;
                     // Hosts of one location share a network: they meet at their SSH address unless public.
-                    const endpoint = endpointOf(m.endpoint ?? m.address, r.listenPort);
+                    const endpoint = endpointOf(m.publicEndpoint ?? m.address, r.listenPort);
                     if (m === gw) {
                         const remoteLans = lanHosts.filter((x) => x.location !== n.location).flatMap((x) => lansFor(x, n));
                         peers.push(direct(n, m, [self(m), r.overlay.text, ...remoteLans], endpoint));
@@ -270,7 +270,7 @@ export function planPeers(args: WireGuardMeshArgs, addresses: Record<string, str
                         if (loc === n.location || (n.operator === true && g.operator === true)) continue;
                         const site = members.filter((x) => x.location === loc);
                         const allowed = [...site.map(self), ...site.flatMap((x) => lansFor(x, n))];
-                        if ((n.operator === true || g.operator === true) && n.endpoint === undefined && g.endpoint === undefined) viaAnchor.push(...allowed);
+                        if ((n.operator === true || g.operator === true) && n.publicEndpoint === undefined && g.publicEndpoint === undefined) viaAnchor.push(...allowed);
                         else peers.push(direct(n, g, allowed));
                     }
                 }
@@ -314,12 +314,12 @@ export function decideOverlay(args: WireGuardMeshArgs): OverlayPlan {
             location: h.location,
             address: addresses[h.name],
             mtu: h.mtu ?? args.mtu ?? OVERLAY_DEFAULTS.mtu,
-            ...(h.endpoint !== undefined ? { endpoint: endpointOf(h.endpoint, listenPort) } : {}),
-            nat: h.endpoint === undefined,
+            ...(h.publicEndpoint !== undefined ? { endpoint: endpointOf(h.publicEndpoint, listenPort) } : {}),
+            nat: h.publicEndpoint === undefined,
             hub,
             gateway,
             forward,
-            openListenPort: forward || h.endpoint !== undefined,
+            openListenPort: forward || h.publicEndpoint !== undefined,
             lan,
             peers: peers[h.name],
         };

@@ -157,18 +157,18 @@ export function overlayProblems(args: WireGuardMeshArgs, options: SshCheckOption
         if (typeof h.location !== "string" || !LOCATION_RE.test(h.location)) {
             p.add(`${at}.location`, `must be a lowercase name (letters, digits, '-'), got ${showValue(h.location)}`, `name where the machine is, e.g. "tokyo" or "home"`);
         }
-        if (h.endpoint !== undefined && parseEndpoint(h.endpoint) === undefined) {
+        if (h.publicEndpoint !== undefined && parseEndpoint(h.publicEndpoint) === undefined) {
             p.add(
-                `${at}.endpoint`,
-                `is not an IP address or DNS name with an optional :port, got ${showValue(h.endpoint)}`,
+                `${at}.publicEndpoint`,
+                `is not an IP address or DNS name with an optional :port, got ${showValue(h.publicEndpoint)}`,
                 `use the public IP or DNS name only, e.g. "203.0.113.10" or "vpn.example.org:51820"`,
             );
         }
-        if (h.hub === true && h.endpoint === undefined) {
+        if (h.hub === true && h.publicEndpoint === undefined) {
             p.add(
-                `${at}.endpoint`,
+                `${at}.publicEndpoint`,
                 `is missing, but host ${JSON.stringify(h.name)} is a hub (hub: true) that other hosts must reach from the internet`,
-                "set endpoint to its public IP or DNS name, or remove hub: true",
+                "set publicEndpoint to its public IP or DNS name, or remove hub: true",
             );
         }
         checkInt(p, `${at}.mtu`, h.mtu, MIN_MTU, MAX_MTU, "", MTU_FIX);
@@ -297,28 +297,28 @@ function operatorPathProblems(p: ProblemList, hosts: readonly WireGuardHostArgs[
     switch (topology) {
         case Topology.Hub: {
             if (hosts.some((h) => h.hub === true)) return;
-            const candidates = hosts.filter((h) => h.endpoint !== undefined).map((h) => h.name);
+            const candidates = hosts.filter((h) => h.publicEndpoint !== undefined).map((h) => h.name);
             p.add(
                 "overlay.operators[0]",
                 `operator ${op} dials the hub of topology "hub", but no host has hub: true`,
-                candidates.length > 0 ? `set hub: true on a host with a public endpoint (candidates: ${candidates.join(", ")})` : "give one host its public IP as endpoint and set hub: true on it",
+                candidates.length > 0 ? `set hub: true on a host with a public endpoint (candidates: ${candidates.join(", ")})` : "give one host its public IP as publicEndpoint and set hub: true on it",
             );
             return;
         }
         case Topology.Mesh: {
             if (hosts.some((h) => h.hub === true)) return;
-            const i = hosts.findIndex((h) => h.endpoint === undefined);
+            const i = hosts.findIndex((h) => h.publicEndpoint === undefined);
             if (i < 0) return;
             p.add(
                 "overlay.operators[0]",
                 `operator ${op} cannot reach host ${JSON.stringify(hosts[i].name)} (hosts[${i}]): an operator is behind NAT, so is that host (no endpoint), and no hub relays between them`,
-                `set hub: true on a host with a public endpoint (it relays), or give ${JSON.stringify(hosts[i].name)} an endpoint`,
+                `set hub: true on a host with a public endpoint (it relays), or give ${JSON.stringify(hosts[i].name)} a publicEndpoint`,
             );
             return;
         }
         case Topology.Locations: {
             const gws = [...locationGateways(hosts).entries()];
-            if (gws.some(([, gi]) => hosts[gi].endpoint !== undefined)) return;
+            if (gws.some(([, gi]) => hosts[gi].publicEndpoint !== undefined)) return;
             const [loc, gi] = gws[0];
             p.add(
                 "overlay.operators[0]",
@@ -344,26 +344,26 @@ function pathProblems(p: ProblemList, hosts: readonly WireGuardHostArgs[], topol
     switch (topology) {
         case Topology.Hub: {
             if (hubs.length === 0 && hosts.length > 1) {
-                const candidates = hosts.filter((h) => h.endpoint !== undefined).map((h) => h.name);
+                const candidates = hosts.filter((h) => h.publicEndpoint !== undefined).map((h) => h.name);
                 p.add(
                     "hosts",
                     `topology "hub" needs a hub, but no host has hub: true (got ${hosts.length} hosts)`,
                     candidates.length > 0
                         ? `set hub: true on a host with a public endpoint (candidates: ${candidates.join(", ")})`
-                        : "give one host its public IP as endpoint and set hub: true on it",
+                        : "give one host its public IP as publicEndpoint and set hub: true on it",
                 );
             }
             return;
         }
         case Topology.Mesh: {
             if (hubs.length > 0) return;
-            const nat = hosts.map((h, i) => ({ h, i })).filter(({ h }) => h.endpoint === undefined);
+            const nat = hosts.map((h, i) => ({ h, i })).filter(({ h }) => h.publicEndpoint === undefined);
             if (nat.length >= 2) {
                 const [a, b] = nat;
                 p.add(
                     `hosts[${b.i}]`,
                     `host ${JSON.stringify(b.h.name)} has no path to host ${JSON.stringify(a.h.name)} (hosts[${a.i}]): both are behind NAT (no endpoint) and no hub can relay between them`,
-                    "set endpoint on one of them, or set hub: true on a host with a public endpoint to relay",
+                    "set publicEndpoint on one of them, or set hub: true on a host with a public endpoint to relay",
                 );
             }
             return;
@@ -373,11 +373,11 @@ function pathProblems(p: ProblemList, hosts: readonly WireGuardHostArgs[], topol
             if (sshValid) {
                 hosts.forEach((h, i) => {
                     const shared = hosts.some((o) => o !== h && o.location === h.location);
-                    if (shared && h.endpoint === undefined && parseEndpoint(h.address) === undefined) {
+                    if (shared && h.publicEndpoint === undefined && parseEndpoint(h.address) === undefined) {
                         p.add(
                             `hosts[${i}].ssh.address`,
                             `is the WireGuard endpoint of ${JSON.stringify(h.name)} inside location ${JSON.stringify(h.location)}, but is not an IP address or DNS name, got ${showValue(h.address)}`,
-                            "use the host's LAN address as its SSH address, or set endpoint",
+                            "use the host's LAN address as its SSH address, or set publicEndpoint",
                         );
                     }
                 });
@@ -387,11 +387,11 @@ function pathProblems(p: ProblemList, hosts: readonly WireGuardHostArgs[], topol
                 for (let y = x + 1; y < list.length; y++) {
                     const [la, ia] = list[x];
                     const [lb, ib] = list[y];
-                    if (hosts[ia].endpoint === undefined && hosts[ib].endpoint === undefined) {
+                    if (hosts[ia].publicEndpoint === undefined && hosts[ib].publicEndpoint === undefined) {
                         p.add(
                             `hosts[${ib}]`,
                             `gateway ${JSON.stringify(hosts[ib].name)} of location ${JSON.stringify(lb)} has no path to gateway ${JSON.stringify(hosts[ia].name)} of location ${JSON.stringify(la)} (hosts[${ia}]): both are behind NAT (no endpoint)`,
-                            "give one of the two locations a gateway with a public endpoint (gateway: true on a host with endpoint)",
+                            "give one of the two locations a gateway with a public endpoint (gateway: true on a host with a publicEndpoint)",
                         );
                         return;
                     }
@@ -410,9 +410,9 @@ function pathProblems(p: ProblemList, hosts: readonly WireGuardHostArgs[], topol
  * The gateway of each location (location → host index), in order of first appearance: the host marked
  * `gateway`, else its hub, else its first host with a public endpoint, else its first host.
  */
-export function locationGateways(hosts: readonly Pick<WireGuardHostArgs, "location" | "gateway" | "hub" | "endpoint">[]): Map<string, number> {
+export function locationGateways(hosts: readonly Pick<WireGuardHostArgs, "location" | "gateway" | "hub" | "publicEndpoint">[]): Map<string, number> {
     const out = new Map<string, number>();
-    const rank = (h: Pick<WireGuardHostArgs, "gateway" | "hub" | "endpoint">): number => (h.gateway === true ? 0 : h.hub === true ? 1 : h.endpoint !== undefined ? 2 : 3);
+    const rank = (h: Pick<WireGuardHostArgs, "gateway" | "hub" | "publicEndpoint">): number => (h.gateway === true ? 0 : h.hub === true ? 1 : h.publicEndpoint !== undefined ? 2 : 3);
     hosts.forEach((h, i) => {
         const cur = out.get(h.location);
         if (cur === undefined || rank(h) < rank(hosts[cur])) out.set(h.location, i);
