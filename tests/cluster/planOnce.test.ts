@@ -134,3 +134,21 @@ describe("one error channel for component package users (C#, Go, Python, YAML)",
         for (const e of errors) assert.match(e.reason, /\. Fix: \S/);
     });
 });
+
+describe("paths inside a cluster are the stack config's", () => {
+    it("with a host leaving (remove: true), a problem of a host after it names its index in the stack config, in the path and in the text", async () => {
+        // ha-homelab: hosts[4] office-nas leaves; hosts[5] parents-pi gets the region label it may not set.
+        await assert.rejects(
+            runMutated("ha-homelab", (c) => {
+                c.hosts[4].remove = true;
+                c.hosts[5].labels = { "topology.kubernetes.io/region": "elsewhere" };
+            }),
+            (e: Error) => {
+                // (The app placed on the office, which leaves with its one host, is the other problem.)
+                assert.match(e.message, /- hosts\[5\]\.labels\.topology\.kubernetes\.io\/region: is set by HybridInfra from hosts\[5\]\.location\./, e.message);
+                assert.doesNotMatch(e.message, /nodes\[|hosts\[4\]/, e.message);
+                return true;
+            },
+        );
+    });
+});

@@ -102,9 +102,9 @@ export function endpointHost(endpoint: string): string {
  * A domain component's own arg paths as the spec's: `nodes[i]` (k3s) and the `hosts[i]` of a host list
  * without the leaving hosts become `hosts[j]` of the spec.
  */
-function toSpecPaths(spec: HybridClusterArgs, list: string, names: readonly string[]): (path: string) => string {
-    return (path) =>
-        path.replace(new RegExp(`^${list}\\[(\\d+)\\]`), (whole, i: string) => {
+function toSpecPaths(spec: HybridClusterArgs, list: string, names: readonly string[]): (text: string) => string {
+    return (text) =>
+        text.replace(new RegExp(`(?<![\\w.])${list}\\[(\\d+)\\]`, "g"), (whole, i: string) => {
             const j = spec.hosts.findIndex((h) => h.name === names[Number(i)]);
             return j < 0 ? whole : `hosts[${j}]`;
         });
@@ -182,17 +182,20 @@ export function planCluster(spec: HybridClusterArgs): ClusterPlan {
     const args: HybridClusterArgs = leaving.length > 0 ? { ...spec, hosts: spec.hosts.filter((h) => h.remove !== true) } : spec;
     const names = args.hosts.map((h) => h.name);
     const hostPaths = toSpecPaths(spec, "hosts", names);
+    // The checks below see the hosts that stay, so their `hosts[i]` are mapped back to the spec's (`hostPaths`).
+    const staying = new ProblemList();
     // The jump graph of the whole cluster, with locations, and every cross-key contradiction (components see
     // only their own hosts, with jump hosts already resolved).
-    problems.push(...clusterReachProblems(args.hosts), ...kubeconfigEndpointProblems(args), ...clusterConsistencyProblems(args));
+    staying.push(...clusterReachProblems(args.hosts), ...kubeconfigEndpointProblems(args), ...clusterConsistencyProblems(args));
     // Each host's SSH settings are checked here, once; no layer below checks them again.
     const ssh = new Map(args.hosts.map((h) => [h.name, sshOf(h, args)]));
-    problems.push(...remapPaths(problemsOf(() => validateSshHosts([...ssh.values()])), hostPaths));
+    staying.collect(() => validateSshHosts([...ssh.values()]));
     const overlayKind = args.overlay?.kind ?? OverlayKind.WireGuard;
     const ingressMode = args.ingress?.mode ?? IngressMode.Traefik;
     const servers = args.hosts.filter((h) => has(h, HostRole.Server));
     const agents = args.hosts.filter((h) => has(h, HostRole.Agent) && !has(h, HostRole.Server));
-    const forwardHost = clusterRoleProblems(args, servers, agents, ingressMode, overlayKind, problems);
+    const forwardHost = clusterRoleProblems(args, servers, agents, ingressMode, overlayKind, staying);
+    problems.push(...remapPaths(staying.problems, hostPaths));
     // These checks span layers, and each layer's own validator below would say some of the same things again
     // in its own words (a tunnel without its zone, a missing auth key): they are reported first, all together.
     problems.throwIfAny();

@@ -93,10 +93,11 @@ export function problemsOf(check: () => void): HybridInfraConfigError[] {
  * The problems with their paths rewritten, e.g. a component's own arg path `nodes[2].labels` to the stack
  * config's `hosts[3].labels` when the cluster composition made that component's args from its hosts.
  */
-export function remapPaths(problems: readonly HybridInfraConfigError[], map: (path: string) => string): HybridInfraConfigError[] {
+export function remapPaths(problems: readonly HybridInfraConfigError[], map: (text: string) => string): HybridInfraConfigError[] {
+    // Paths named inside the text (`duplicates nodes[0].name`, `is set from nodes[2].location`) too.
     return problems.map((p) => {
-        const path = map(p.path);
-        return path === p.path ? p : new HybridInfraConfigError(path, p.problem, p.fix);
+        const [path, problem, fix] = [map(p.path), map(p.problem), map(p.fix)];
+        return path === p.path && problem === p.problem && fix === p.fix ? p : new HybridInfraConfigError(path, problem, fix);
     });
 }
 
