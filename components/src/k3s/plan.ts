@@ -301,6 +301,18 @@ function largestSite(nodes: readonly { location: string }[]): number {
     return Math.max(1, ...count.values());
 }
 
+/** The settings only servers take, as given (a server of a K3sCluster and a K3sServer used alone alike). */
+function controlPlaneSettings(args: Pick<K3sServerArgs, "kubeControllerManagerArgs" | "kubeApiServerArgs" | "disable" | "secretsEncryption" | "clusterCidr" | "serviceCidr">) {
+    return compact({
+        kubeControllerManagerArgs: args.kubeControllerManagerArgs,
+        kubeApiServerArgs: args.kubeApiServerArgs,
+        disable: args.disable,
+        secretsEncryption: args.secretsEncryption,
+        clusterCidr: args.clusterCidr,
+        serviceCidr: args.serviceCidr,
+    });
+}
+
 /** Validates and plans a cluster. Pure (throws HybridInfraConfigError on bad input). */
 export function planK3s(args: K3sClusterArgs, options: SshCheckOptions = {}): K3sPlan {
     validateK3sCluster(args, options);
@@ -335,14 +347,7 @@ export function planK3s(args: K3sClusterArgs, options: SshCheckOptions = {}): K3
             joinsServer,
             clusterInit,
             externalDatastore: datastore === Datastore.External,
-            ...compact({
-                kubeControllerManagerArgs: args.kubeControllerManagerArgs,
-                kubeApiServerArgs: args.kubeApiServerArgs,
-                disable: args.disable,
-                secretsEncryption: args.secretsEncryption,
-                clusterCidr: args.clusterCidr,
-                serviceCidr: args.serviceCidr,
-            }),
+            ...controlPlaneSettings(args),
             ...(san !== undefined ? { extraTlsSans: [san] } : {}),
             ...compact({ etcdBackup }),
         });
@@ -421,17 +426,9 @@ export function planK3sServer(args: K3sServerArgs): K3sNodeDecisions {
         clusterInit: datastore === Datastore.Etcd && args.serverUrl === undefined,
         externalDatastore: datastore === Datastore.External,
         failover: failoverTimings(args.failoverProfile ?? FailoverProfile.Default),
-        ...compact({
-            kubeletArgs: args.kubeletArgs,
-            kubeControllerManagerArgs: args.kubeControllerManagerArgs,
-            kubeApiServerArgs: args.kubeApiServerArgs,
-            disable: args.disable,
-            secretsEncryption: args.secretsEncryption,
-            clusterCidr: args.clusterCidr,
-            serviceCidr: args.serviceCidr,
-            extraTlsSans: args.tlsSans,
-            tokenRotation: args.tokenRotation,
-        }),
+        ...compact({ kubeletArgs: args.kubeletArgs }),
+        ...controlPlaneSettings(args),
+        ...compact({ extraTlsSans: args.tlsSans, tokenRotation: args.tokenRotation }),
         ...(datastore === Datastore.Etcd && args.backup !== undefined ? { etcdBackup: planEtcdBackup(args.backup) } : {}),
     });
     return {

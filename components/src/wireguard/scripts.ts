@@ -156,6 +156,22 @@ export function renderReresolveScript(interfaceName: string, peers: readonly WgP
 }
 
 /**
+ * The systemd branch that installs a service and its timer (the re-resolve job, the watchdog), and enables the
+ * timer when it is not enabled and active yet, logging `enabled <unit>.timer: <what>`.
+ */
+function systemdTimerInstall(paths: { readonly service: string; readonly timer: string; readonly unit: string }, service: string, timerUnit: string, what: string): string {
+    const timer = shellQuote(`${paths.unit}.timer`);
+    return `${writeFileSnippet(paths.service, service, "0644", "root:root", "")}
+${writeFileSnippet(paths.timer, timerUnit, "0644", "root:root", "")}
+    systemctl daemon-reload
+    if ! systemctl is-enabled --quiet ${timer} 2>/dev/null || ! systemctl is-active --quiet ${timer} 2>/dev/null; then
+      systemctl enable --now ${timer} >/dev/null 2>&1
+      HI_CHANGED=1
+      hi_log "enabled ${paths.unit}.timer: ${what}"
+    fi ;;`;
+}
+
+/**
  * The part of the config step that keeps name endpoints fresh: with such peers, the script plus a systemd
  * timer (every 30 s) or, on OpenRC, a 15-minute periodic job; without, all of it is removed.
  */
@@ -167,14 +183,7 @@ function renderReresolveBlock(spec: WgInterfaceSpec): string {
 ${writeFileSnippet(paths.script, renderReresolveScript(spec.interfaceName, peers), "0755", "root:root", "")}
 case "$HI_INIT" in
   systemd)
-${writeFileSnippet(paths.service, reresolveServiceUnit(spec.interfaceName, paths.script), "0644", "root:root", "")}
-${writeFileSnippet(paths.timer, reresolveTimerUnit(spec.interfaceName, RERESOLVE_INTERVAL_SECONDS), "0644", "root:root", "")}
-    systemctl daemon-reload
-    if ! systemctl is-enabled --quiet ${shellQuote(`${paths.unit}.timer`)} 2>/dev/null || ! systemctl is-active --quiet ${shellQuote(`${paths.unit}.timer`)} 2>/dev/null; then
-      systemctl enable --now ${shellQuote(`${paths.unit}.timer`)} >/dev/null 2>&1
-      HI_CHANGED=1
-      hi_log "enabled ${paths.unit}.timer: re-resolves name endpoints every ${RERESOLVE_INTERVAL_SECONDS} s"
-    fi ;;
+${systemdTimerInstall(paths, reresolveServiceUnit(spec.interfaceName, paths.script), reresolveTimerUnit(spec.interfaceName, RERESOLVE_INTERVAL_SECONDS), `re-resolves name endpoints every ${RERESOLVE_INTERVAL_SECONDS} s`)}
   openrc)
     mkdir -p /etc/periodic/15min
 ${writeFileSnippet(paths.periodic, reresolvePeriodicJob(paths.script), "0755", "root:root", "")}
@@ -241,19 +250,11 @@ function renderWatchdogBlock(spec: WgInterfaceSpec): string {
     const paths = watchdogPaths(spec.interfaceName);
     const peers = watchdogPeers(spec);
     const every = watchdogIntervalSeconds(spec);
-    const timer = shellQuote(`${paths.unit}.timer`);
     return `# Watchdog every ${every} s: ${spec.interfaceName} back up when it dies${peers.length > 0 ? `; a new handshake when ${peers.map((p) => p.name).join(", ")} lost the session` : ""}.
 ${writeFileSnippet(paths.script, renderWatchdogScript(spec.interfaceName, peers), "0755", "root:root", "")}
 case "$HI_INIT" in
   systemd)
-${writeFileSnippet(paths.service, watchdogServiceUnit(spec.interfaceName, paths.script), "0644", "root:root", "")}
-${writeFileSnippet(paths.timer, watchdogTimerUnit(spec.interfaceName, every), "0644", "root:root", "")}
-    systemctl daemon-reload
-    if ! systemctl is-enabled --quiet ${timer} 2>/dev/null || ! systemctl is-active --quiet ${timer} 2>/dev/null; then
-      systemctl enable --now ${timer} >/dev/null 2>&1
-      HI_CHANGED=1
-      hi_log "enabled ${paths.unit}.timer: the watchdog runs every ${every} s"
-    fi ;;
+${systemdTimerInstall(paths, watchdogServiceUnit(spec.interfaceName, paths.script), watchdogTimerUnit(spec.interfaceName, every), `the watchdog runs every ${every} s`)}
   openrc)
     wd_before="$(cksum <${shellQuote(paths.openrc)} 2>/dev/null || true)"
 ${writeFileSnippet(paths.openrc, watchdogOpenrcService(spec.interfaceName, every), "0755", "root:root", "")}
