@@ -311,7 +311,8 @@ export const K3S_KUBECONFIG_PATH = "/etc/rancher/k3s/k3s.yaml";
 export const K3S_API_PORT = 6443;
 /** Bytes flannel's VXLAN backend takes from the interface MTU (outer IPv4 + UDP + VXLAN + inner Ethernet). */
 export const VXLAN_OVERHEAD = 50;
-export const REGION_LABEL = "topology.kubernetes.io/region";
+// The node label of a host's location: one constant, in kube/labels.ts.
+export { REGION_LABEL } from "../kube/labels";
 
 /** `v1.36.1+k3s1`, also release candidates such as `v1.32.0-rc1+k3s1`. */
 export const K3S_VERSION_RE = /^v(\d+)\.(\d+)\.(\d+)(-rc\d+)?\+k3s(\d+)$/;
