@@ -104,6 +104,21 @@ describe("plan once: each host's SSH settings are validated once", () => {
             assert.equal(n, 1, `validateSshHosts ran ${n} times`);
         });
     }
+
+    for (const [stack, file, fn] of [
+        ["ha-homelab", path.join("components", "src", "wireguard", "plan.ts"), "decideOverlay"],
+        ["ha-homelab", path.join("components", "src", "k3s", "plan.ts"), "planK3s"],
+        ["ha-homelab", path.join("components", "src", "k3s", "validate.ts"), "k3sClusterProblems"],
+        ["ha-homelab", path.join("components", "src", "wireguard", "validate.ts"), "overlayProblems"],
+        ["ha-homelab", path.join("components", "src", "cluster", "plan.ts"), "planCluster"],
+        ["tailnet", path.join("components", "src", "k3s", "plan.ts"), "planK3s"],
+    ]) {
+        it(`${stack}: ${fn} runs once per run (the plan is handed down, not made again)`, async () => {
+            await runMutated(stack, () => undefined);
+            const n = await callCount(file, fn, () => runMutated(stack, () => undefined));
+            assert.equal(n, 1, `${fn} ran ${n} times`);
+        });
+    }
 });
 
 describe("one error channel for component package users (C#, Go, Python, YAML)", () => {

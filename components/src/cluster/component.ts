@@ -94,8 +94,8 @@ export class HybridCluster extends pulumi.ComponentResource {
             `${name}-k3s`,
             { ...c.k3s, nodes: c.k3s.nodes.map((n) => ({ ...n, overlayAddress: addresses[n.name] })) },
             { parent: this, dependsOn: [overlay] },
-            // planCluster checked every host's SSH settings once, with their stack-config paths.
-            { sshChecked: true },
+            // planCluster validated and planned k3s once (every host's SSH settings too, with their stack-config paths).
+            { sshChecked: true, planned: c.k3sPlan },
         );
         const provider = k3sClusterInternals(k3s).provider;
         const k8sOpts = { parent: this, providers: { kubernetes: provider } };

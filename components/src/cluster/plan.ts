@@ -3,7 +3,7 @@ import { ProblemList, problemsOf, remapPaths, showValue } from "../util/errors";
 import { SshHostArgs, validateSshHosts } from "../host/model";
 import { WireGuardHostArgs, WireGuardMeshArgs, OverlayPlan, decideOverlay, planOverlayAddresses, validateOverlay, OVERLAY_DEFAULTS, parseEndpoint } from "../wireguard";
 import { TailscaleOverlayArgs, TAILSCALE_INTERFACE, validateTailscale } from "../tailscale";
-import { K3sClusterArgs, K3sNodeArgs, NodeRole, validateK3sCluster } from "../k3s";
+import { K3sClusterArgs, K3sNodeArgs, K3sPlan, NodeRole, planK3s } from "../k3s";
 import { ExposedAppArgs, Exposure, TlsMode, validateApps } from "../apps";
 import { PublicIngressForwardArgs } from "../ingress";
 import { clusterReachProblems, kubeconfigEndpointProblems } from "./reach";
@@ -51,6 +51,8 @@ export interface ClusterPlan {
     /** Overlay address of each host where it is known at plan time (WireGuard). */
     readonly plannedAddresses: Record<string, string>;
     readonly k3s: Omit<K3sClusterArgs, "nodes"> & { nodes: Omit<K3sNodeArgs, "overlayAddress">[] };
+    /** The k3s plan: servers and agents in order, batches, each node's settings (independent of overlay addresses). */
+    readonly k3sPlan: K3sPlan;
     readonly apps: ExposedAppArgs[];
     readonly forward?: Omit<PublicIngressForwardArgs, "targets">;
     /** Hosts marked `remove: true`, each with the first server that drains it (see removal.ts). */
@@ -276,8 +278,12 @@ export function planCluster(spec: HybridClusterArgs): ClusterPlan {
         interfaceName,
         ...compact({ datastoreEndpoint: args.datastoreEndpoint, deployedNodes: args.deployedHosts }),
     };
-    // Validated with placeholder addresses: Tailscale addresses are only known after `tailscale up`.
-    const k3sProblems = problemsOf(() => validateK3sCluster({ ...k3s, nodes: nodes.map((n) => ({ ...n, overlayAddress: plannedAddresses[n.name] ?? "100.64.0.1" })) }, { sshChecked: true }));
+    // Validated and planned once, with placeholder addresses where they are not known yet (Tailscale's come from
+    // `tailscale up`): the k3s plan does not depend on them, and K3sCluster is registered from it.
+    let k3sPlan: K3sPlan | undefined;
+    const k3sProblems = problemsOf(() => {
+        k3sPlan = planK3s({ ...k3s, nodes: nodes.map((n) => ({ ...n, overlayAddress: plannedAddresses[n.name] ?? "100.64.0.1" })) }, { sshChecked: true });
+    });
     problems.push(...remapPaths(k3sProblems, toSpecPaths(spec, "nodes", nodeHosts.map((h) => h.name))));
 
     const tunnel = ingressMode === IngressMode.CloudflareTunnel;
@@ -333,6 +339,7 @@ export function planCluster(spec: HybridClusterArgs): ClusterPlan {
         ...compact({ wireguard, overlay: overlayPlan, tailscale }),
         plannedAddresses,
         k3s,
+        k3sPlan: k3sPlan!,
         apps,
         ...compact({ forward }),
         removals: leaving.map((h) => ({ name: h.name, control: sshOf(servers[0], args) })),

@@ -58,11 +58,13 @@ export class K3sCluster extends pulumi.ComponentResource {
     public readonly failoverBoundSeconds: pulumi.Output<number>;
 
     /**
-     * @param options `sshChecked` when the caller (the cluster plan) already checked the nodes' SSH settings.
+     * @param options `sshChecked` when the caller (the cluster plan) already checked the nodes' SSH settings;
+     * `planned`: `planK3s(args)` when the caller already made it (the cluster plan does), so nothing is
+     * validated or planned twice.
      */
-    constructor(name: string, args: K3sClusterArgs, opts?: pulumi.ComponentResourceOptions, options: SshCheckOptions = {}) {
+    constructor(name: string, args: K3sClusterArgs, opts?: pulumi.ComponentResourceOptions, options: SshCheckOptions & { readonly planned?: K3sPlan } = {}) {
         super("hybridinfra:index:K3sCluster", name, {}, opts);
-        const plan = planK3s(args, options);
+        const plan = options.planned ?? planK3s(args, options);
         for (const w of plan.warnings) void pulumi.log.warn(w, this);
 
         const byName = new Map<string, K3sNodeArgs>(args.nodes.map((n) => [n.name, n]));

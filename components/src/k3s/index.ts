@@ -15,7 +15,7 @@ export { apiUrl } from "./model";
 export { parseGoDuration, RESCHEDULE_SECONDS, validateFailoverTimings } from "./failover";
 export { k3sClusterProblems, validateK3sCluster } from "./validate";
 export { nodeDecisions, planK3s } from "./plan";
-export type { K3sConfigValues } from "./plan";
+export type { K3sConfigValues, K3sPlan } from "./plan";
 export { compareK3sVersions } from "./day2";
 export { k3sServerInternals } from "./node";
 export { k3sClusterInternals } from "./cluster";
