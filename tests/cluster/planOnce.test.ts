@@ -112,6 +112,8 @@ describe("plan once: each host's SSH settings are validated once", () => {
         ["ha-homelab", path.join("components", "src", "wireguard", "validate.ts"), "overlayProblems"],
         ["ha-homelab", path.join("components", "src", "cluster", "plan.ts"), "planCluster"],
         ["tailnet", path.join("components", "src", "k3s", "plan.ts"), "planK3s"],
+        ["tailnet", path.join("components", "src", "tailscale", "plan.ts"), "validateTailscale"],
+        ["tailnet", path.join("components", "src", "tailscale", "plan.ts"), "planTailscale"],
     ]) {
         it(`${stack}: ${fn} runs once per run (the plan is handed down, not made again)`, async () => {
             await runMutated(stack, () => undefined);

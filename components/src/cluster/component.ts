@@ -85,7 +85,7 @@ export class HybridCluster extends pulumi.ComponentResource {
             overlay = new WireGuardMesh(`${name}-wg`, c.wireguard, overlayOpts, c.overlay);
             addresses = c.plannedAddresses;
         } else {
-            const ts = new TailscaleOverlay(`${name}-ts`, { ...c.tailscale!, authKey: args.tailscaleAuthKey! }, overlayOpts, { sshChecked: true });
+            const ts = new TailscaleOverlay(`${name}-ts`, { ...c.tailscale!, authKey: args.tailscaleAuthKey! }, overlayOpts, { sshChecked: true, ...compact({ planned: c.tailscalePlan }) });
             overlay = ts;
             addresses = Object.fromEntries(Object.entries(tailscaleOverlayInternals(ts).nodes).map(([h, n]) => [h, n.address]));
         }

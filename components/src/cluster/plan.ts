@@ -2,7 +2,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { ProblemList, problemsOf, remapPaths, showValue } from "../util/errors";
 import { SshHostArgs, validateSshHosts } from "../host/model";
 import { WireGuardHostArgs, WireGuardMeshArgs, OverlayPlan, decideOverlay, planOverlayAddresses, validateOverlay, OVERLAY_DEFAULTS, parseEndpoint } from "../wireguard";
-import { TailscaleOverlayArgs, TAILSCALE_INTERFACE, validateTailscale } from "../tailscale";
+import { planTailscale, TailscaleHostPlan, TailscaleOverlayArgs, TAILSCALE_INTERFACE, validateTailscale } from "../tailscale";
 import { K3sClusterArgs, K3sNodeArgs, K3sPlan, NodeRole, planK3s } from "../k3s";
 import { ExposedAppArgs, Exposure, TlsMode, validateApps } from "../apps";
 import { PublicIngressForwardArgs } from "../ingress";
@@ -48,6 +48,8 @@ export interface ClusterPlan {
     readonly wireguard?: WireGuardMeshArgs;
     readonly overlay?: OverlayPlan;
     readonly tailscale?: Omit<TailscaleOverlayArgs, "authKey">;
+    /** What `tailscale up` runs with on each host (Tailscale overlay). */
+    readonly tailscalePlan?: readonly TailscaleHostPlan[];
     /** Overlay address of each host where it is known at plan time (WireGuard). */
     readonly plannedAddresses: Record<string, string>;
     readonly k3s: Omit<K3sClusterArgs, "nodes"> & { nodes: Omit<K3sNodeArgs, "overlayAddress">[] };
@@ -207,6 +209,7 @@ export function planCluster(spec: HybridClusterArgs): ClusterPlan {
     let wireguard: WireGuardMeshArgs | undefined;
     let overlayPlan: OverlayPlan | undefined;
     let tailscale: Omit<TailscaleOverlayArgs, "authKey"> | undefined;
+    let tailscalePlan: TailscaleHostPlan[] | undefined;
     let plannedAddresses: Record<string, string> = {};
     let interfaceName: string;
     if (overlayKind === OverlayKind.WireGuard) {
@@ -256,7 +259,9 @@ export function planCluster(spec: HybridClusterArgs): ClusterPlan {
             ...compact({ loginServer: overlay.loginServer, acceptRoutes: overlay.acceptRoutes }),
         };
         const ts = tailscale;
-        problems.push(...remapPaths(problemsOf(() => validateTailscale(ts, args.tailscaleAuthKey !== undefined, undefined, { sshChecked: true })), hostPaths));
+        const tsProblems = problemsOf(() => validateTailscale(ts, args.tailscaleAuthKey !== undefined, undefined, { sshChecked: true }));
+        problems.push(...remapPaths(tsProblems, hostPaths));
+        if (tsProblems.length === 0) tailscalePlan = planTailscale(ts);
         interfaceName = TAILSCALE_INTERFACE;
     }
 
@@ -336,7 +341,7 @@ export function planCluster(spec: HybridClusterArgs): ClusterPlan {
                 ...compact({ k3sRole: role, overlayAddress: plannedAddresses[h.name] }),
             };
         }),
-        ...compact({ wireguard, overlay: overlayPlan, tailscale }),
+        ...compact({ wireguard, overlay: overlayPlan, tailscale, tailscalePlan }),
         plannedAddresses,
         k3s,
         k3sPlan: k3sPlan!,

@@ -4,7 +4,7 @@ import type * as command from "@pulumi/command";
 import { connectionFor } from "../host/connection";
 import { remoteStep } from "../host/step";
 import { setInternals, getInternals } from "../util/internals";
-import { planTailscale, TAILSCALE_INTERFACE, TailscaleHostArgs, validateTailscale } from "./plan";
+import { planTailscale, TAILSCALE_INTERFACE, TailscaleHostArgs, TailscaleHostPlan, validateTailscale } from "./plan";
 import { parseTailscaleAddress, renderTailscaleDown, renderTailscaleInstall, renderTailscaleUp } from "./render";
 
 export interface TailscaleOverlayArgs {
@@ -47,15 +47,16 @@ export class TailscaleOverlay extends pulumi.ComponentResource {
     public readonly interfaceName: pulumi.Output<string>;
 
     /**
-     * @param options `sshChecked` when the caller (the cluster plan) already checked the hosts' SSH settings.
+     * @param options `sshChecked` when the caller (the cluster plan) already checked the hosts' SSH settings;
+     * `planned`: `planTailscale(args)` of args the caller already validated (the cluster plan does).
      */
-    constructor(name: string, args: TailscaleOverlayArgs, opts?: pulumi.ComponentResourceOptions, options: SshCheckOptions = {}) {
+    constructor(name: string, args: TailscaleOverlayArgs, opts?: pulumi.ComponentResourceOptions, options: SshCheckOptions & { readonly planned?: readonly TailscaleHostPlan[] } = {}) {
         super("hybridinfra:index:TailscaleOverlay", name, {}, opts);
-        validateTailscale(args, args.authKey !== undefined && args.authKey !== "", undefined, options);
+        if (options.planned === undefined) validateTailscale(args, args.authKey !== undefined && args.authKey !== "", undefined, options);
         const hostsByName = new Map(args.hosts.map((h) => [h.name, h]));
         const authKey = pulumi.secret(args.authKey);
         const nodes: Record<string, TailscaleNodeInternals> = {};
-        for (const plan of planTailscale(args)) {
+        for (const plan of options.planned ?? planTailscale(args)) {
             const host = hostsByName.get(plan.name)!;
             const connection = connectionFor(host, hostsByName);
             const installStep = remoteStep(
