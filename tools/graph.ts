@@ -9,7 +9,7 @@
  * the topology does.
  */
 import { spawnSync } from "node:child_process";
-import { hybridClusterInternals, HostRole, IngressMode, OverlayKind, type ClusterHostArgs, type ClusterComposition } from "../components/src/cluster";
+import { hybridClusterInternals, HostRole, IngressMode, OverlayKind, type ClusterHostArgs, type ClusterPlan } from "../components/src/cluster";
 import { addressScope, AddressScope, type SshHostArgs } from "../components/src/host";
 import { apiUrl, k3sClusterInternals } from "../components/src/k3s";
 import { planTailscale } from "../components/src/tailscale";
@@ -191,7 +191,7 @@ interface HostSource {
     readonly cluster?: ClusterHostArgs;
 }
 
-function hostSources(c: ClusterComposition): HostSource[] {
+function hostSources(c: ClusterPlan): HostSource[] {
     const clusterHosts = new Map<string, ClusterHostArgs>();
     for (const h of [...c.servers, ...c.agents, ...(c.forwardHost !== undefined ? [c.forwardHost] : [])]) clusterHosts.set(h.name, h);
     if (c.wireguard !== undefined) {
@@ -218,7 +218,7 @@ function hostSources(c: ClusterComposition): HostSource[] {
 /** The WireGuard overlay plan of a run, or undefined under Tailscale. */
 export function overlayPlanOf(run: StackRun): OverlayPlan | undefined {
     const internals = hybridClusterInternals(run.cluster);
-    if (internals.composition.wireguard === undefined) return undefined;
+    if (internals.plan.wireguard === undefined) return undefined;
     return wireGuardMeshInternals(internals.overlay as WireGuardMesh).plan;
 }
 
@@ -244,7 +244,7 @@ function peersOf(plan: OverlayPlan): GraphPeer[] {
 
 const OVERLAY_REACH = "a machine on the overlay (a WireGuard peer)";
 
-function apiOf(c: ClusterComposition, run: StackRun, hosts: readonly GraphHost[], sources: readonly HostSource[]): GraphApi {
+function apiOf(c: ClusterPlan, run: StackRun, hosts: readonly GraphHost[], sources: readonly HostSource[]): GraphApi {
     const k3s = k3sClusterInternals(hybridClusterInternals(run.cluster).k3s).plan;
     const source = (name: string): HostSource => sources.find((s) => s.ssh.name === name)!;
     const overlayAddress = (name: string): string | undefined => hosts.find((h) => h.name === name)?.overlayAddress;
@@ -296,7 +296,7 @@ function apiOf(c: ClusterComposition, run: StackRun, hosts: readonly GraphHost[]
  */
 export function graphData(run: StackRun): GraphData {
     const internals = hybridClusterInternals(run.cluster);
-    const c = internals.composition;
+    const c = internals.plan;
     const stack = run.recording.byType("hybridinfra:index:HybridCluster")[0]?.name ?? "stack";
     const sources = hostSources(c);
     const plan = overlayPlanOf(run);

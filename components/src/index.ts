@@ -82,7 +82,6 @@ export {
     CLUSTER_HOSTS_OUTPUT,
     clusterConsistencyProblems,
     clusterReachProblems,
-    composeCluster,
     HostRole,
     planCluster,
     withDeployedHosts,

@@ -4,7 +4,7 @@
 import { describe, it } from "node:test";
 import * as assert from "node:assert/strict";
 import * as pulumi from "@pulumi/pulumi";
-import { composeCluster, HybridCluster, HybridClusterArgs, HostRole, IngressMode, OverlayKind } from "../../components/src/cluster";
+import { planCluster, HybridCluster, HybridClusterArgs, HostRole, IngressMode, OverlayKind } from "../../components/src/cluster";
 import { Datastore } from "../../components/src/k3s";
 import { HybridInfraConfigErrors } from "../../components/src/util/errors";
 import { preferredAddress } from "../../components/src/wireguard";
@@ -103,7 +103,7 @@ describe("HybridCluster alone rejects §1 contradictions before registering anyt
         const args = { ...base(), overlay: { loginServer: "https://headscale.example.com" }, k3s: { disable: ["traefik"] } };
         args.apps!.push({ name: "web", image: "nginx:1.27", ports: [{ containerPort: 80 }], hostnames: ["www.example.com"] });
         assert.throws(
-            () => composeCluster(args),
+            () => planCluster(args),
             (e: unknown) => {
                 assert.ok(e instanceof HybridInfraConfigErrors, String(e));
                 assert.deepEqual(

@@ -5,7 +5,7 @@
 import { describe, it } from "node:test";
 import * as assert from "node:assert/strict";
 import * as pulumi from "@pulumi/pulumi";
-import { composeCluster, HybridCluster, HybridClusterArgs, HostRole, removalProblems, vanishedHostProblems } from "../../components/src/cluster";
+import { planCluster, HybridCluster, HybridClusterArgs, HostRole, removalProblems, vanishedHostProblems } from "../../components/src/cluster";
 import { preferredAddress } from "../../components/src/wireguard";
 import { Datastore } from "../../components/src/k3s";
 import { record } from "../harness/mocks";
@@ -51,8 +51,8 @@ describe("node removal in a safe order (issue 17 §1)", () => {
         for (let i = 0; twin === "" && i < 100000; i++) if (preferredAddress(`n${i}`, cidr) === preferredAddress("home1", cidr)) twin = `n${i}`;
         const args = spec(["home1"]);
         args.hosts.push({ name: twin, ssh: { address: "192.168.50.13" }, location: "home", roles: [HostRole.Agent] });
-        const before = composeCluster({ ...args, hosts: args.hosts.map((h) => ({ ...h, remove: false })) }).plannedAddresses;
-        const during = composeCluster(args).plannedAddresses;
+        const before = planCluster({ ...args, hosts: args.hosts.map((h) => ({ ...h, remove: false })) }).plannedAddresses;
+        const during = planCluster(args).plannedAddresses;
         assert.notEqual(before[twin], preferredAddress(twin, cidr), "the twin probed past home1's address");
         assert.equal(during[twin], before[twin], `${twin} keeps ${before[twin]}`);
         assert.equal(during.home2, before.home2);

@@ -15,7 +15,7 @@ import { after, before, describe, it } from "node:test";
 import * as pulumi from "@pulumi/pulumi";
 import * as k8s from "@pulumi/kubernetes";
 import type { ConfigValue, EngineEvent } from "@pulumi/pulumi/automation";
-import { CLOUDFLARED_IMAGE, composeCluster, createCloudflaredConnector, ExposedApp, ExposedAppArgs, IngressMode, planNodeConfig, TlsMode, REGION_LABEL, NodeRole } from "../../components/src";
+import { CLOUDFLARED_IMAGE, planCluster, createCloudflaredConnector, ExposedApp, ExposedAppArgs, IngressMode, planNodeConfig, TlsMode, REGION_LABEL, NodeRole } from "../../components/src";
 import { parseClusterConfig } from "../../infra/config";
 import { clusterArgsFromConfig } from "../../infra/program";
 import { listStacks, loadStack, PROJECT } from "../../tools/stack";
@@ -38,7 +38,7 @@ function stackConfig(stack: string): Record<string, ConfigValue> {
 function clusterSide(): { apps: ExposedAppArgs[]; tunnelName?: string } {
     const cfg = parseClusterConfig(new pulumi.Config(PROJECT).requireObject("cluster"));
     const args = clusterArgsFromConfig(cfg);
-    const c = composeCluster(args);
+    const c = planCluster(args);
     const apps = c.apps.map((a) => (a.tls?.mode === TlsMode.PrivateCa ? { ...a, tls: { mode: TlsMode.ExistingSecret, secretName: `${a.appName}-tls` } } : a));
     const tunnel = c.ingressMode === IngressMode.CloudflareTunnel;
     return { apps, ...(tunnel ? { tunnelName: args.ingress?.cloudflare?.tunnelName ?? pulumi.getStack() } : {}) };

@@ -1,6 +1,6 @@
 import * as assert from "node:assert/strict";
 import { ConfigValidationError, parseClusterConfig } from "../../infra/config";
-import { composeCluster, HybridClusterArgs } from "../../components/src/cluster";
+import { planCluster, HybridClusterArgs } from "../../components/src/cluster";
 
 /** Every problem `parseClusterConfig` reports for `cfg` (empty when it is valid). */
 export function configProblems(cfg: unknown): string[] {
@@ -13,10 +13,10 @@ export function configProblems(cfg: unknown): string[] {
     return [];
 }
 
-/** The message `composeCluster` throws for a component spec, or undefined when it composes. */
+/** The message `planCluster` throws for a component spec, or undefined when it composes. */
 export function composeMessage(args: HybridClusterArgs): string | undefined {
     try {
-        composeCluster(args);
+        planCluster(args);
     } catch (e) {
         return (e as Error).message;
     }

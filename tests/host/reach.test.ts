@@ -5,7 +5,7 @@ import * as assert from "node:assert/strict";
 import { configProblems } from "../harness/config";
 import * as pulumi from "@pulumi/pulumi";
 import { addressScope, SSH_DIAL_DEFAULTS, sshReachProblems } from "../../components/src/host";
-import { HybridCluster, HybridClusterArgs, HostRole, composeCluster, hybridClusterInternals } from "../../components/src/cluster";
+import { HybridCluster, HybridClusterArgs, HostRole, planCluster, hybridClusterInternals } from "../../components/src/cluster";
 import { record } from "../harness/mocks";
 import { TEST_KEY } from "../harness/fixtures";
 import { RENDER_OUTPUTS } from "../../tools/render-lib";
@@ -122,7 +122,7 @@ describe("SSH reachability: the jump graph", () => {
         assert.deepEqual(configProblems(cfg), [message]);
         // The component rejects it too (before, the chain was silently cut to its first hop: home-3 was
         // dialled from home-2 with no way to reach home-2).
-        assert.throws(() => composeCluster(clusterArgs(cfg as never)), (e: Error) => e.message === message);
+        assert.throws(() => planCluster(clusterArgs(cfg as never)), (e: Error) => e.message === message);
     });
 
     it("reports every jump problem at once", () => {
@@ -142,7 +142,7 @@ describe("SSH reachability: the jump graph", () => {
         assert.equal(problems[1], 'hosts[2].ssh.jumpHost: refers to an unknown host "nas". Fix: use the name of another host in hosts (known: cloud-1, home-1, home-2, home-3)');
         assert.equal(problems[2], 'hosts[3].ssh.jumpHost: points at the host itself ("home-3"). Fix: remove it, or name the host pulumi up reaches first');
         assert.throws(
-            () => composeCluster(clusterArgs(cfg as never)),
+            () => planCluster(clusterArgs(cfg as never)),
             (e: Error) => e.message === `3 problems in the config:\n  - ${problems.join("\n  - ")}`,
         );
     });

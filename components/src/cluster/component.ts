@@ -17,7 +17,7 @@ import { compact } from "../util/compact";
 
 export interface HybridClusterInternals {
     /** The plan the cluster was registered from (`planCluster`). */
-    readonly composition: ClusterPlan;
+    readonly plan: ClusterPlan;
     readonly overlay: WireGuardMesh | TailscaleOverlay;
     readonly k3s: K3sCluster;
     readonly apps: Record<string, ExposedApp>;
@@ -175,7 +175,7 @@ export class HybridCluster extends pulumi.ComponentResource {
                 ),
             )
             .apply((e) => e as Record<string, string>);
-        setInternals<HybridClusterInternals>(this, { composition: c, overlay, k3s, apps });
+        setInternals<HybridClusterInternals>(this, { plan: c, overlay, k3s, apps });
         this.registerOutputs({
             kubeconfig: this.kubeconfig,
             apiEndpoint: this.apiEndpoint,

@@ -1,7 +1,7 @@
 /**
  * Cross-key checks of a cluster spec: settings that have no effect in the chosen mode, settings that
  * contradict each other, and address plans that overlap. They run before anything is registered, in
- * `composeCluster` (so the component used alone gets them) and in the stack-config validation
+ * `planCluster` (so the component used alone gets them) and in the stack-config validation
  * (`infra/config.ts`), and return every problem at once.
  *
  * Rules:

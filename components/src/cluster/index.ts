@@ -2,7 +2,7 @@
 export { HostRole, IngressMode, OverlayKind } from "./types";
 export type { ClusterAppArgs, ClusterCloudflareArgs, ClusterHostArgs, ClusterIngressArgs, ClusterK3sArgs, ClusterOverlayArgs, ClusterSshArgs, HybridClusterArgs } from "./types";
 export { HybridCluster } from "./component";
-export { composeCluster, planCluster, withDeployedHosts } from "./plan";
+export { planCluster, withDeployedHosts } from "./plan";
 export type { ClusterNodeSpec, ClusterPlan } from "./plan";
 export { clusterReachProblems, kubeconfigEndpointProblems } from "./reach";
 export { clusterConsistencyProblems } from "./consistency";
@@ -10,6 +10,5 @@ export { CLUSTER_HOSTS_OUTPUT, hostsInCluster, vanishedHostProblems } from "./re
 
 // Only for the repository's tools and tests: not part of the package's API.
 export { hybridClusterInternals } from "./component";
-export type { ClusterComposition } from "./plan";
 export { endpointHost, hostPrivateKey, sshOf } from "./plan";
 export { removalProblems } from "./removal";

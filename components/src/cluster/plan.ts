@@ -61,9 +61,6 @@ export interface ClusterPlan {
     readonly removals: readonly { readonly name: string; readonly control: SshHostArgs }[];
 }
 
-/** @deprecated the same as `ClusterPlan` (its former name). */
-export type ClusterComposition = ClusterPlan;
-
 const has = (h: ClusterHostArgs, role: HostRole) => h.roles.includes(role);
 
 /** The private key `pulumi up` connects to a host with: its own, else the cluster's `sshPrivateKey`. Secret. */
@@ -359,6 +356,4 @@ export function withDeployedHosts(plan: ClusterPlan, deployedHosts: string[]): C
     return { ...plan, k3s: { ...plan.k3s, deployedNodes: deployedHosts } };
 }
 
-/** @deprecated the same as `planCluster` (its former name). */
-export const composeCluster = planCluster;
 
