@@ -287,6 +287,12 @@ function fixFor(path: Path, issue: z.core.$ZodIssue, received: unknown): string 
     return FIXES[lastTwo] ?? FIXES[last] ?? issue.message.replace(/^Invalid input: /, "");
 }
 
+/** Keys a release renamed (`<parent>.<old>` → new name): an old stack file is told the new name, not the nearest spelling. */
+const RENAMED_KEYS: Record<string, string> = {
+    // One name for the SSH address from the config down to the host (SshHostArgs.address).
+    "ssh.host": "address",
+};
+
 /** Parses and validates the structured config; throws ConfigValidationError listing every problem. */
 export function parseClusterConfig(raw: unknown): ClusterConfig {
     const res = ClusterConfigSchema.safeParse(raw);
@@ -303,10 +309,11 @@ export function parseClusterConfig(raw: unknown): ClusterConfig {
             const known = keysAt(issue.path);
             for (const key of issue.keys) {
                 const at = formatPath([...issue.path, key]);
-                const suggestion = nearest(key, known);
-                problems.push(
-                    `${at}: unknown key. Fix: ${suggestion !== undefined ? `did you mean \`${suggestion}\`? ` : ""}known keys here: ${known.join(", ")}`,
-                );
+                const parent = issue.path.filter((p) => typeof p === "string").slice(-1)[0];
+                const renamed = RENAMED_KEYS[`${String(parent)}.${key}`];
+                const suggestion = renamed ?? nearest(key, known);
+                const hint = renamed !== undefined ? `it was renamed: use \`${renamed}\`. ` : suggestion !== undefined ? `did you mean \`${suggestion}\`? ` : "";
+                problems.push(`${at}: unknown key. Fix: ${hint}known keys here: ${known.join(", ")}`);
             }
             continue;
         }

@@ -21,6 +21,7 @@ const BAD: [string, Mutate, string, string][] = [
     ["ssh port out of range", (c) => (c.hosts[1].ssh.port = 70000), "hosts[1].ssh.port", "got 70000"],
     ["ssh port not a number", (c) => (c.hosts[0].ssh.port = "22"), "hosts[0].ssh.port", 'got "22"'],
     ["typo in an ssh key", (c) => (c.hosts[0].ssh.prot = 22), "hosts[0].ssh.prot", "did you mean `port`?"],
+    ["the old key ssh.host (renamed address)", (c) => ((c.hosts[0].ssh.host = c.hosts[0].ssh.address), delete c.hosts[0].ssh.address), "hosts[0].ssh.host", "it was renamed: use `address`"],
     ["typo at the top level", (c) => ((c.overlays = {}), delete c.overlay), "overlays", "did you mean `overlay`?"],
     ["typo in overlay", (c) => (c.overlay.topolgy = "mesh"), "overlay.topolgy", "did you mean `topology`?"],
     ["missing ssh host", (c) => delete c.hosts[0].ssh.address, "hosts[0].ssh.address", "is required"],
